@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import cors from 'cors';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type { Pool } from 'pg';
+import { pinoHttp } from 'pino-http';
+import type { AppConfig } from '../core/config';
+import type { Logger } from '../core/logger';
+import { authRouter, usersRouter } from './auth';
+import { errorHandler, unknownRoute } from './errors';
+import { jobsRouter } from './jobs';
+import { workspacesRouter } from './workspaces';
+
+/** What the API needs; tests build it around the real dev server and Postgres. */
+export interface ApiDeps {
+  pool: Pool;
+  temporal: { client: Client; taskQueue: string };
+  config: Pick<
+    AppConfig,
+    'jwtSecret' | 'encryptionKey' | 'accessTokenTtlSeconds' | 'refreshTokenTtlSeconds' | 'corsOrigins' | 'loginRateLimitPerMinute'
+  >;
+  logger: Logger;
+}
+
+/** The request body limit: a change set of a few thousand records fits, a runaway upload does not. */
+export const BODY_LIMIT = '2mb';
+
+/** The Express app: JSON in, JSON out, errors included. */
+export function createApp(deps: ApiDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req, res) => {
+        const incoming = req.headers['x-request-id'];
+        const id = typeof incoming === 'string' && /^[\w.-]{1,100}$/.test(incoming) ? incoming : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+    }),
+  );
+  app.use(helmet());
+  app.use(cors({ origin: deps.config.corsOrigins.length ? deps.config.corsOrigins : false }));
+  app.use(express.json({ limit: BODY_LIMIT }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const checks = await readinessChecks(deps);
+    const ready = Object.values(checks).every((c) => c === 'ok');
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : 'unavailable', checks });
+  });
+
+  app.use('/api/v1/auth', authRouter(deps));
+  app.use('/api/v1/users', usersRouter(deps));
+  app.use('/api/v1/workspaces', workspacesRouter(deps));
+  app.use('/api/v1/jobs', jobsRouter(deps));
+
+  app.use(unknownRoute);
+  app.use(errorHandler);
+  return app;
+}
+
+async function readinessChecks(deps: ApiDeps): Promise<{ postgres: string; temporal: string }> {
+  const timeout = <T>(p: Promise<T>) =>
+    Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timed out')), 2_000))]);
+  const [postgres, temporal] = await Promise.allSettled([
+    timeout(deps.pool.query('SELECT 1')),
+    timeout(deps.temporal.client.workflowService.getSystemInfo({})),
+  ]);
+  const describe = (r: PromiseSettledResult<unknown>) => (r.status === 'fulfilled' ? 'ok' : `unavailable: ${(r.reason as Error).message}`);
+  return { postgres: describe(postgres), temporal: describe(temporal) };
+}

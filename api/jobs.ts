@@ -1,0 +1,118 @@
+import { Router } from 'express';
+import { WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import * as jobs from '../db/jobs';
+import { JOB_KIND, USER_ID, WORKSPACE_ID, type JobKind } from '../temporal/search-attributes';
+import type { ApiDeps } from './app';
+import { authenticate } from './auth';
+import { HttpError, notFound } from './errors';
+
+/** What `GET /api/v1/jobs/:id` answers. */
+export interface JobView {
+  id: string;
+  kind: JobKind;
+  status: jobs.JobStatus;
+  workspaceId: string | null;
+  createdAt: Date;
+  progress?: unknown;
+  result?: unknown;
+  error?: { message: string; type?: string };
+}
+
+/** Starts a job's workflow with the job id as workflow id and the search attributes every job carries. */
+export async function startJobWorkflow(
+  client: Client,
+  options: { jobId: string; kind: JobKind; workflowType: string; args: unknown[]; workspaceId: string | null; userId: string; taskQueue: string },
+): Promise<void> {
+  await client.workflow.start(options.workflowType, {
+    workflowId: options.jobId,
+    taskQueue: options.taskQueue,
+    args: options.args,
+    // Starting twice (a retried request, the pending-job sweep) must not create a second run.
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    typedSearchAttributes: [
+      { key: JOB_KIND, value: options.kind },
+      { key: USER_ID, value: options.userId },
+      ...(options.workspaceId ? [{ key: WORKSPACE_ID, value: options.workspaceId }] : []),
+    ],
+  });
+}
+
+/** Reads a job's state from Temporal, the source of truth; the row in Postgres only says whose it is. */
+export async function describeJob(client: Client, job: jobs.JobRecord): Promise<JobView> {
+  const view: JobView = { id: job.id, kind: job.kind, status: job.status, workspaceId: job.workspaceId, createdAt: job.createdAt };
+  const handle = client.workflow.getHandle(job.id);
+  let description: WorkflowExecutionDescription;
+  try {
+    description = await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return view; // recorded, not started yet
+    throw err;
+  }
+  switch (description.status.name) {
+    case 'RUNNING':
+    case 'CONTINUED_AS_NEW':
+      view.status = 'running';
+      view.progress = await handle.query('progress').catch(() => undefined);
+      break;
+    case 'COMPLETED': {
+      const result = (await handle.result()) as { status?: string } | undefined;
+      view.status = result?.status === 'compensated' ? 'compensated' : 'completed';
+      view.result = result;
+      break;
+    }
+    case 'CANCELLED':
+      view.status = 'cancelled';
+      break;
+    default: {
+      view.status = 'failed';
+      view.error = await handle.result().then(
+        () => ({ message: `Workflow ${description.status.name.toLowerCase()}` }),
+        (err: unknown) => describeFailure(err, description.status.name),
+      );
+    }
+  }
+  return view;
+}
+
+function describeFailure(err: unknown, statusName: string): { message: string; type?: string } {
+  if (err instanceof WorkflowFailedError) {
+    const cause = err.cause as { message?: string; type?: string } | undefined;
+    return { message: cause?.message ?? err.message, type: cause?.type };
+  }
+  return { message: `Workflow ${statusName.toLowerCase()}` };
+}
+
+/** `GET /api/v1/jobs/:id` and `POST /api/v1/jobs/:id/cancel`. */
+export function jobsRouter(deps: ApiDeps): Router {
+  const router = Router();
+  router.use(authenticate(deps));
+
+  async function ownedJob(id: string, userId: string) {
+    const job = await jobs.getOwnedJob(deps.pool, id, userId);
+    if (!job) throw notFound('Job');
+    return job;
+  }
+
+  router.get('/:id', async (req, res) => {
+    const job = await ownedJob(req.params.id as string, req.userId!);
+    const view = await describeJob(deps.temporal.client, job);
+    if (view.status !== job.status) await jobs.setJobStatus(deps.pool, job.id, view.status);
+    res.json(view);
+  });
+
+  router.post('/:id/cancel', async (req, res) => {
+    const job = await ownedJob(req.params.id as string, req.userId!);
+    const handle = deps.temporal.client.workflow.getHandle(job.id);
+    const description = await handle.describe().catch((err: unknown) => {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    });
+    if (!description || description.status.name !== 'RUNNING') {
+      throw new HttpError(409, 'job_not_running', `Job ${job.id} is not running and cannot be cancelled`);
+    }
+    await handle.cancel();
+    res.status(202).json({ job: { id: job.id, status: 'cancelling' } });
+  });
+
+  return router;
+}

@@ -1,0 +1,49 @@
+import type { Server } from 'node:http';
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig } from '../core/config';
+import { createLogger } from '../core/logger';
+import { migrate } from '../db/migrate';
+import { createPool } from '../db/pool';
+import { temporalConnectionOptions } from '../temporal/connection';
+import { taskQueues } from '../workers/task-queues';
+import { createApp } from './app';
+
+/**
+ * The API process. Connects to TEMPORAL_ADDRESS, or to the dev server `npm start` runs.
+ * On SIGINT/SIGTERM it stops accepting connections, lets in-flight requests finish, then closes.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.logLevel, name: 'api' });
+  const address = config.temporal.address ?? `127.0.0.1:${config.temporal.devServerPort}`;
+  await migrate(config.databaseUrl, logger);
+  const pool = createPool(config.databaseUrl);
+  const connection = await Connection.connect(temporalConnectionOptions({ ...config.temporal, address }));
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const app = createApp({ pool, temporal: { client, taskQueue: taskQueues(config.taskQueuePrefix).platform }, config, logger });
+
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(config.port, config.host, () => resolve(s));
+  });
+  logger.info({ url: `http://${config.host}:${config.port}` }, 'API listening');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'API shutting down');
+    const forced = setTimeout(() => process.exit(1), 10_000).unref();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    await Promise.allSettled([pool.end(), connection.close()]);
+    clearTimeout(forced);
+    logger.info('API stopped');
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

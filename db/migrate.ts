@@ -1,0 +1,50 @@
+import path from 'node:path';
+import { Client } from 'pg';
+import { runner } from 'node-pg-migrate';
+import type { Logger } from '../core/logger';
+
+const MIGRATIONS_DIR = path.join(__dirname, 'migrations');
+
+/**
+ * Creates the database named in `databaseUrl` when it does not exist yet, by connecting to the
+ * server's `postgres` database. Two processes racing here both succeed.
+ */
+export async function ensureDatabase(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (!name) throw new Error(`DATABASE_URL names no database: ${url.origin}`);
+  const admin = new URL(databaseUrl);
+  admin.pathname = '/postgres';
+  const client = new Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!rowCount) {
+      await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((err: { code?: string }) => {
+        if (err.code !== '42P04') throw err; // created meanwhile by another process
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Brings the schema up to date. node-pg-migrate holds an advisory lock while it runs, so the API
+ * and worker may both call this at start-up.
+ */
+export async function migrate(databaseUrl: string, logger?: Logger): Promise<string[]> {
+  await ensureDatabase(databaseUrl);
+  const applied = await runner({
+    databaseUrl,
+    dir: MIGRATIONS_DIR,
+    direction: 'up',
+    migrationsTable: 'pgmigrations',
+    count: Infinity,
+    checkOrder: true,
+    log: (msg: string) => logger?.debug({ migration: msg }, 'migration'),
+  });
+  const names = applied.map((m) => m.name);
+  if (names.length) logger?.info({ migrations: names }, 'applied database migrations');
+  return names;
+}

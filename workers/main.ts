@@ -1,0 +1,46 @@
+import { NativeConnection } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig } from '../core/config';
+import { createLogger } from '../core/logger';
+import { createPool } from '../db/pool';
+import { migrate } from '../db/migrate';
+import { temporalConnectionOptions } from '../temporal/connection';
+import { taskQueues } from './task-queues';
+import { createPlatformWorker } from './worker';
+
+/**
+ * The worker process: carries out every workflow and activity of the platform. Run several for
+ * capacity; they share the work through Temporal and the Airtable pacing through Postgres.
+ * Connects to TEMPORAL_ADDRESS, or to the dev server `npm start` runs (127.0.0.1:TEMPORAL_PORT).
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.logLevel, name: 'worker' });
+  const address = config.temporal.address ?? `127.0.0.1:${config.temporal.devServerPort}`;
+  const pool = createPool(config.databaseUrl);
+  await migrate(config.databaseUrl, logger);
+
+  const connectionOptions = temporalConnectionOptions({ ...config.temporal, address });
+  const connection = await NativeConnection.connect(connectionOptions);
+  const clientConnection = await Connection.connect(connectionOptions);
+  const temporalClient = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
+  const taskQueue = taskQueues(config.taskQueuePrefix).platform;
+  const worker = await createPlatformWorker({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue,
+    deps: { pool, encryptionKey: config.encryptionKey, airtable: config.airtable, temporalClient },
+    logger,
+  });
+
+  // The SDK's runtime shuts the worker down on SIGINT/SIGTERM, letting activities finish within shutdownGraceTime.
+  logger.info({ address, namespace: config.temporal.namespace, taskQueue }, 'worker started');
+  await worker.run();
+  await Promise.all([connection.close(), clientConnection.close(), pool.end()]);
+  logger.info('worker stopped');
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

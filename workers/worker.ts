@@ -1,0 +1,30 @@
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities';
+import type { Logger } from '../core/logger';
+
+/** Options for {@link createPlatformWorker}. */
+export interface PlatformWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  /** A prebuilt bundle (tests build it once per run); otherwise the workflows are bundled at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  logger?: Logger;
+  /** @default 100 */
+  maxConcurrentActivityTaskExecutions?: number;
+}
+
+/** A worker that runs every workflow and activity of the platform on one task queue. */
+export async function createPlatformWorker(options: PlatformWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    activities: createActivities(options.deps),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 100,
+    // Gives in-flight activities time to finish on SIGTERM before they are abandoned to a retry.
+    shutdownGraceTime: '10s',
+  });
+}

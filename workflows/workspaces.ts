@@ -1,0 +1,148 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  defineQuery,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { WorkspaceActivities } from '../activities/workspaces';
+import { JOB_KIND, USER_ID, WORKSPACE_ID, type JobKind } from '../temporal/search-attributes';
+
+/** Input of {@link provisionWorkspace}. It holds ids only: the Airtable token stays in Postgres. */
+export interface ProvisionWorkspaceInput {
+  workspaceId: string;
+  userId: string;
+}
+
+/** Result of a successful {@link provisionWorkspace}. */
+export interface ProvisionWorkspaceResult {
+  workspaceId: string;
+  status: 'active';
+  tableCount: number;
+  fieldCount: number;
+}
+
+/** The step provisioning is on, for the progress query. */
+export type ProvisioningStep =
+  | 'claim-workspace'
+  | 'check-connection'
+  | 'verify-access'
+  | 'snapshot-schema'
+  | 'activate'
+  | 'compensating'
+  | 'done';
+
+export const provisioningProgressQuery = defineQuery<{ step: ProvisioningStep; stepsDone: number; stepsTotal: number }>('progress');
+
+/** The failure type a provisioning ends with once it has undone its steps. */
+export const PROVISIONING_FAILED = 'WorkspaceProvisioningFailed';
+
+const steps = proxyActivities<WorkspaceActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8 },
+});
+
+// A compensation must eventually succeed, so it retries without an attempt limit.
+const compensations = proxyActivities<WorkspaceActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+});
+
+/**
+ * Tags the job so the Web UI and `temporal workflow list` can find it by workspace, user and kind.
+ * The API sets these at start; this covers workflows started another way (e.g. the CLI).
+ */
+export function tagJob(kind: JobKind, workspaceId: string, userId: string): void {
+  if (workflowInfo().typedSearchAttributes.get(JOB_KIND) !== undefined) return;
+  upsertSearchAttributes([
+    { key: WORKSPACE_ID, value: workspaceId },
+    { key: USER_ID, value: userId },
+    { key: JOB_KIND, value: kind },
+  ]);
+}
+
+/**
+ * Workspace provisioning as a saga: each step registers its undo before it runs (the side effect
+ * may land even when the step reports failure), and on failure or cancellation the undos run in
+ * reverse. The workspace row itself is kept, marked `failed` with the reason, so its owner sees why.
+ */
+export async function provisionWorkspace(input: ProvisionWorkspaceInput): Promise<ProvisionWorkspaceResult> {
+  tagJob('workspace.provision', input.workspaceId, input.userId);
+  const { workspaceId } = input;
+  let step: ProvisioningStep = 'claim-workspace';
+  let stepsDone = 0;
+  setHandler(provisioningProgressQuery, () => ({ step, stepsDone, stepsTotal: 5 }));
+
+  const undo: Array<(reason: string) => Promise<void>> = [];
+  try {
+    undo.push((reason) => compensations.markWorkspaceFailed({ workspaceId, reason }));
+    await steps.claimWorkspace({ workspaceId });
+    stepsDone++;
+
+    step = 'check-connection';
+    undo.push(() => compensations.eraseAirtableConnection({ workspaceId }));
+    await steps.checkAirtableConnection({ workspaceId });
+    stepsDone++;
+
+    step = 'verify-access';
+    await steps.verifyAirtableAccess({ workspaceId });
+    stepsDone++;
+
+    step = 'snapshot-schema';
+    undo.push(() => compensations.deleteSchemaSnapshot({ workspaceId }));
+    const schema = await steps.snapshotBaseSchema({ workspaceId });
+    stepsDone++;
+
+    step = 'activate';
+    await steps.activateWorkspace({ workspaceId });
+    stepsDone++;
+    step = 'done';
+    return { workspaceId, status: 'active', ...schema };
+  } catch (err) {
+    const cancelled = isCancellation(err);
+    const reason = cancelled ? 'Provisioning was cancelled' : failureReason(err);
+    log.warn('provisioning failed; compensating', { workspaceId, failedStep: step, reason });
+    step = 'compensating';
+    // Cancellation must not stop the clean-up it triggered.
+    await CancellationScope.nonCancellable(async () => {
+      for (const compensate of undo.reverse()) await compensate(reason);
+    });
+    step = 'done';
+    if (cancelled) throw err;
+    throw ApplicationFailure.nonRetryable(reason, PROVISIONING_FAILED, { workspaceId, compensated: true });
+  }
+}
+
+/** Input of {@link deprovisionWorkspace}. */
+export interface DeprovisionWorkspaceInput {
+  workspaceId: string;
+  userId: string;
+}
+
+/**
+ * Removes a workspace: schedules first (so no sync starts against a half-deleted workspace), then
+ * the secret, then the rows. Every step is idempotent, so the workflow only moves forward.
+ */
+export async function deprovisionWorkspace(input: DeprovisionWorkspaceInput): Promise<{ workspaceId: string; schedulesDeleted: number }> {
+  tagJob('workspace.deprovision', input.workspaceId, input.userId);
+  const { workspaceId } = input;
+  const { exists } = await compensations.markWorkspaceDeprovisioning({ workspaceId });
+  if (!exists) return { workspaceId, schedulesDeleted: 0 };
+  const { deleted } = await compensations.deleteWorkspaceSchedules({ workspaceId });
+  await compensations.eraseAirtableConnection({ workspaceId });
+  await compensations.deleteWorkspaceRecords({ workspaceId });
+  return { workspaceId, schedulesDeleted: deleted };
+}
+
+/** The innermost message of an activity failure: what Airtable or the step said, not the wrapper. */
+function failureReason(err: unknown): string {
+  let current: unknown = err;
+  while (current && typeof current === 'object' && 'cause' in current && (current as { cause?: unknown }).cause) {
+    current = (current as { cause: unknown }).cause;
+  }
+  return current instanceof Error ? current.message : String(err);
+}
