@@ -1,0 +1,57 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { migrate } from '../../db/migrate';
+import { resolveTemporalCli } from '../../temporal/cli';
+import { startDevServer, type DevServer } from '../../temporal/dev-server';
+import { TEST_ENV } from './env';
+
+declare global {
+  // eslint-disable-next-line no-var
+  var __TEST_DEV_SERVER__: DevServer | undefined;
+}
+
+/**
+ * Once per `npm test`: a fresh test database, one Temporal dev server (in memory, headless, the
+ * platform's search attributes registered) and one workflow bundle. Test files reach them through
+ * the environment variables in {@link TEST_ENV}.
+ */
+export default async function globalSetup(): Promise<void> {
+  const databaseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/airtable_ops_test';
+  await recreateDatabase(databaseUrl);
+  await migrate(databaseUrl);
+  process.env[TEST_ENV.databaseUrl] = databaseUrl;
+
+  if (process.env.TEST_SKIP_TEMPORAL === '1') return;
+
+  const cli = await resolveTemporalCli();
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'airtable-ops-test-'));
+  const server = await startDevServer({ cliPath: cli.path, port: 0, uiPort: false, logFile: path.join(workDir, 'temporal.log') });
+  globalThis.__TEST_DEV_SERVER__ = server;
+  process.env[TEST_ENV.temporalAddress] = server.address;
+  process.env[TEST_ENV.temporalCli] = cli.path;
+
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../workflows'),
+    logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
+  });
+  const bundlePath = path.join(workDir, 'workflow-bundle.js');
+  writeFileSync(bundlePath, code);
+  process.env[TEST_ENV.workflowBundle] = bundlePath;
+}
+
+async function recreateDatabase(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = url.pathname.slice(1);
+  url.pathname = '/postgres';
+  const admin = new Client({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+}
