@@ -9,7 +9,6 @@ import { startDevServer, type DevServer } from '../../temporal/dev-server';
 import { TEST_ENV } from './env';
 
 declare global {
-  // eslint-disable-next-line no-var
   var __TEST_DEV_SERVER__: DevServer | undefined;
 }
 
