@@ -70,7 +70,7 @@ export function createWorkspaceActivities(deps: WorkspaceActivityDeps) {
     async verifyAirtableAccess(input: { workspaceId: string }): Promise<{ tableCount: number }> {
       const { baseId, http } = await airtableOptions(input.workspaceId);
       try {
-        const tables = await getBaseSchema(http, baseId);
+        const tables = await heartbeatWhile(getBaseSchema(http, baseId));
         return { tableCount: tables.length };
       } catch (err) {
         throw toAirtableFailure(err, describeAccessProblem(err, baseId));
@@ -82,7 +82,7 @@ export function createWorkspaceActivities(deps: WorkspaceActivityDeps) {
       const { baseId, http } = await airtableOptions(input.workspaceId);
       let tables;
       try {
-        tables = await getBaseSchema(http, baseId);
+        tables = await heartbeatWhile(getBaseSchema(http, baseId));
       } catch (err) {
         throw toAirtableFailure(err, `Reading the schema of base ${baseId}`);
       }
@@ -144,6 +144,17 @@ export function createWorkspaceActivities(deps: WorkspaceActivityDeps) {
 }
 
 export type WorkspaceActivities = ReturnType<typeof createWorkspaceActivities>;
+
+/** Heartbeats every 2 s until `work` settles, so Temporal can tell a slow call from a dead worker. */
+async function heartbeatWhile<T>(work: Promise<T>): Promise<T> {
+  const context = Context.current();
+  const timer = setInterval(() => context.heartbeat(), 2_000);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+  }
+}
 
 function describeAccessProblem(err: unknown, baseId: string): string {
   const status = (err as { status?: number }).status;

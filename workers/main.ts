@@ -30,6 +30,8 @@ async function main(): Promise<void> {
     namespace: config.temporal.namespace,
     taskQueue,
     deps: { pool, encryptionKey: config.encryptionKey, airtable: config.airtable, temporalClient },
+    // A bundle prebuilt at image build time (or by the test setup) skips bundling at start.
+    workflowBundle: process.env.TEMPORAL_WORKFLOW_BUNDLE ? { codePath: process.env.TEMPORAL_WORKFLOW_BUNDLE } : undefined,
     logger,
   });
 

@@ -46,6 +46,14 @@ const steps = proxyActivities<WorkspaceActivities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8 },
 });
 
+// Airtable calls heartbeat while they wait, so a worker that dies mid-call is noticed in seconds,
+// not after the whole start-to-close timeout.
+const airtableSteps = proxyActivities<WorkspaceActivities>({
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '10s',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8 },
+});
+
 // A compensation must eventually succeed, so it retries without an attempt limit.
 const compensations = proxyActivities<WorkspaceActivities>({
   startToCloseTimeout: '1 minute',
@@ -89,12 +97,12 @@ export async function provisionWorkspace(input: ProvisionWorkspaceInput): Promis
     stepsDone++;
 
     step = 'verify-access';
-    await steps.verifyAirtableAccess({ workspaceId });
+    await airtableSteps.verifyAirtableAccess({ workspaceId });
     stepsDone++;
 
     step = 'snapshot-schema';
     undo.push(() => compensations.deleteSchemaSnapshot({ workspaceId }));
-    const schema = await steps.snapshotBaseSchema({ workspaceId });
+    const schema = await airtableSteps.snapshotBaseSchema({ workspaceId });
     stepsDone++;
 
     step = 'activate';

@@ -12,16 +12,16 @@ type Step = 'claimWorkspace' | 'checkAirtableConnection' | 'verifyAirtableAccess
 function fakeActivities(options: { failAt?: Step; hangAt?: Step; flakyCompensation?: number } = {}) {
   const calls: string[] = [];
   let compensationFailures = options.flakyCompensation ?? 0;
-  const step = (name: Step, result: unknown = undefined) =>
-    async function () {
+  const step = <T>(name: Step, result?: T) =>
+    async function (): Promise<T> {
       calls.push(name);
       // Long enough to cancel during, short enough that worker shutdown does not wait long for it.
       if (options.hangAt === name) await new Promise((r) => setTimeout(r, 3_000));
       if (options.failAt === name) throw ApplicationFailure.nonRetryable(`${name} broke`, 'TestFailure');
-      return result;
+      return result as T;
     };
   const compensation = (name: string) =>
-    async function (input: { reason?: string }) {
+    async function (input: { workspaceId: string; reason?: string }) {
       if (compensationFailures > 0) {
         compensationFailures--;
         throw new Error('database briefly unavailable');
