@@ -37,6 +37,37 @@ export async function startJobWorkflow(
   });
 }
 
+/** Job kinds whose workflow input can be rebuilt from the job row alone. */
+const RESTARTABLE: Partial<Record<JobKind, string>> = {
+  'workspace.provision': 'provisionWorkspace',
+  'workspace.deprovision': 'deprovisionWorkspace',
+};
+
+/**
+ * Starts jobs that were recorded but never confirmed started (the API died between its commit
+ * and the start call). Safe to run from several API processes: the start is idempotent by job id.
+ */
+export async function resumePendingJobs(deps: Pick<ApiDeps, 'pool' | 'temporal' | 'logger'>, olderThanSeconds = 30): Promise<number> {
+  let resumed = 0;
+  for (const job of await jobs.listPendingJobs(deps.pool, olderThanSeconds)) {
+    const workflowType = RESTARTABLE[job.kind];
+    if (!workflowType || !job.workspaceId) continue;
+    await startJobWorkflow(deps.temporal.client, {
+      jobId: job.id,
+      kind: job.kind,
+      workflowType,
+      args: [{ workspaceId: job.workspaceId, userId: job.userId }],
+      workspaceId: job.workspaceId,
+      userId: job.userId,
+      taskQueue: deps.temporal.taskQueue,
+    });
+    await jobs.setJobStatus(deps.pool, job.id, 'running');
+    deps.logger.warn({ jobId: job.id, kind: job.kind }, 'started a job left pending by an earlier process');
+    resumed++;
+  }
+  return resumed;
+}
+
 /** Reads a job's state from Temporal, the source of truth; the row in Postgres only says whose it is. */
 export async function describeJob(client: Client, job: jobs.JobRecord): Promise<JobView> {
   const view: JobView = { id: job.id, kind: job.kind, status: job.status, workspaceId: job.workspaceId, createdAt: job.createdAt };

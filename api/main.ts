@@ -7,6 +7,7 @@ import { createPool } from '../db/pool';
 import { temporalConnectionOptions } from '../temporal/connection';
 import { taskQueues } from '../workers/task-queues';
 import { createApp } from './app';
+import { resumePendingJobs } from './jobs';
 
 /**
  * The API process. Connects to TEMPORAL_ADDRESS, or to the dev server `npm start` runs.
@@ -20,7 +21,12 @@ async function main(): Promise<void> {
   const pool = createPool(config.databaseUrl);
   const connection = await Connection.connect(temporalConnectionOptions({ ...config.temporal, address }));
   const client = new Client({ connection, namespace: config.temporal.namespace });
-  const app = createApp({ pool, temporal: { client, taskQueue: taskQueues(config.taskQueuePrefix).platform }, config, logger });
+  const deps = { pool, temporal: { client, taskQueue: taskQueues(config.taskQueuePrefix).platform }, config, logger };
+  const app = createApp(deps);
+  const sweep = () =>
+    resumePendingJobs(deps).catch((err: unknown) => logger.error({ err }, 'could not resume pending jobs'));
+  await sweep();
+  const sweeper = setInterval(() => void sweep(), 60_000);
 
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
@@ -31,6 +37,7 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    clearInterval(sweeper);
     logger.info({ signal }, 'API shutting down');
     const forced = setTimeout(() => process.exit(1), 10_000).unref();
     await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,4 +1,4 @@
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../core/config';
 import { createLogger } from '../core/logger';
@@ -16,6 +16,16 @@ import { createPlatformWorker } from './worker';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, name: 'worker' });
+  // The SDK's own lines (workflow and activity logs included) go through the same JSON logger.
+  const sdkLevel: LogLevel = (['trace', 'debug', 'info', 'warn', 'error'] as const).includes(config.logLevel as 'info')
+    ? (config.logLevel.toUpperCase() as LogLevel)
+    : 'ERROR';
+  Runtime.install({
+    logger: new DefaultLogger(sdkLevel, ({ level, message, meta }) => {
+      const method = level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error';
+      logger[method]({ ...meta, sdk: true }, message);
+    }),
+  });
   const address = config.temporal.address ?? `127.0.0.1:${config.temporal.devServerPort}`;
   const pool = createPool(config.databaseUrl);
   await migrate(config.databaseUrl, logger);

@@ -2,6 +2,11 @@ import { execFileSync } from 'node:child_process';
 import request from 'supertest';
 import type { Express } from 'express';
 import type { Worker } from '@temporalio/worker';
+import { randomUUID } from 'node:crypto';
+import { resumePendingJobs } from '../../api/jobs';
+import { createLogger } from '../../core/logger';
+import { insertJob } from '../../db/jobs';
+import { insertWorkspaceWithConnection } from '../../db/workspaces';
 import { startAirtableEmulator, type AirtableEmulator } from '../../emulator/airtable';
 import { TEST_ENV } from '../support/env';
 import { createTestApi, createTestContext, eventually, registerUser, uniqueTaskQueue, withWorker, type TestContext } from '../support/helpers';
@@ -155,6 +160,27 @@ describe('workspace provisioning, end to end', () => {
     await request(app).delete(`/api/v1/workspaces/${workspace.id}`).set(stranger.auth).expect(404);
     expect((await request(app).get('/api/v1/workspaces').set(stranger.auth).expect(200)).body.workspaces).toEqual([]);
     await settled(owner.auth, workspace.id);
+  });
+
+  it('starts a job the API recorded but never started (crash between commit and start)', async () => {
+    const user = await registerUser(app);
+    const workspaceId = randomUUID();
+    const jobId = `workspace-provision-${randomUUID()}`;
+    await insertWorkspaceWithConnection(ctx.pool, {
+      id: workspaceId,
+      ownerId: user.userId,
+      name: 'Orphaned',
+      baseId: SMALL_BASE_ID,
+      token: TOKEN,
+      encryptionKey: ctx.encryptionKey,
+    });
+    await insertJob(ctx.pool, { id: jobId, kind: 'workspace.provision', workspaceId, userId: user.userId });
+    await ctx.pool.query(`UPDATE jobs SET created_at = now() - interval '5 minutes' WHERE id = $1`, [jobId]);
+
+    const resumed = await resumePendingJobs({ pool: ctx.pool, temporal: { client: ctx.client, taskQueue }, logger: createLogger({ level: 'silent' }) });
+    expect(resumed).toBeGreaterThanOrEqual(1);
+    expect((await settled(user.auth, workspaceId)).status).toBe('active');
+    expect((await jobOf(user.auth, jobId)).status).toBe('completed');
   });
 
   it('deprovisions: the secret is erased and the rows are gone', async () => {
