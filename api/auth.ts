@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import argon2 from 'argon2';
 import { Router, type RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
 import { randomToken, sha256 } from '../core/crypto';
+import { hashPassword, verifyPassword } from '../core/passwords';
 import * as users from '../db/users';
 import type { ApiDeps } from './app';
 import { signAccessToken, verifyAccessToken } from './auth-tokens';
@@ -53,7 +53,7 @@ export function authRouter(deps: ApiDeps): Router {
 
   router.post('/register', async (req, res) => {
     const body = parseOrThrow(RegisterBody, req.body);
-    const passwordHash = await argon2.hash(body.password, { type: argon2.argon2id });
+    const passwordHash = await hashPassword(body.password);
     const user = await users.insertUser(pool, { id: randomUUID(), email: body.email, name: body.name ?? null, passwordHash });
     if (!user) throw new HttpError(409, 'email_taken', 'An account with this email already exists');
     const tokens = await issueTokens(user.id);
@@ -72,8 +72,8 @@ export function authRouter(deps: ApiDeps): Router {
   router.post('/login', loginLimiter, async (req, res) => {
     const body = parseOrThrow(LoginBody, req.body);
     const user = await users.findUserByEmail(pool, body.email.trim());
-    dummyHash ??= argon2.hash(randomToken(), { type: argon2.argon2id });
-    const valid = await argon2.verify(user?.passwordHash ?? (await dummyHash), body.password);
+    dummyHash ??= hashPassword(randomToken());
+    const valid = await verifyPassword(body.password, user?.passwordHash ?? (await dummyHash));
     if (!user || !valid) throw unauthorized('Email or password is wrong');
     res.json(await issueTokens(user.id));
   });
