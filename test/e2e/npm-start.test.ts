@@ -55,8 +55,8 @@ describe('npm start', () => {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response shapes are asserted field by field
-    const body: any = res.status === 204 ? undefined : await res.json();
-    return { status: res.status, body };
+    const parsed: any = res.status === 204 ? undefined : await res.json();
+    return { status: res.status, body: parsed };
   };
 
   it('runs everything, stops cleanly on Ctrl-C, and keeps state across restarts', async () => {

@@ -1,0 +1,105 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PostgresPacer } from '../activities/airtable/pacing';
+import { createAirtableRecords } from '../activities/airtable/records';
+import { readAllPages } from '../activities/airtable/streaming';
+import { loadConfig } from '../core/config';
+import { migrate } from '../db/migrate';
+import { createPool } from '../db/pool';
+import { freePort } from '../temporal/dev-server';
+import { recordResult } from './results';
+
+/**
+ * Reads a 20,000-record table through the Airtable adapter from the emulator running with real
+ * limits (5 req/s per base) and 100–250 ms latency, and compares records/s with the ceiling of
+ * 5 requests × 100 records = 500 records/s. The emulator runs in its own process so the memory
+ * figure is the adapter's alone.
+ *   npx tsx bench/read-throughput.ts [records]
+ */
+const RECORDS = Number(process.argv[2] ?? 20_000);
+const CEILING = 500;
+const TOKEN = 'patBenchmarkToken.0123456789abcdef';
+const BASE_ID = 'appBENCHMARKread1';
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-read-'));
+  const seedFile = path.join(dir, 'seed.json');
+  writeFileSync(
+    seedFile,
+    JSON.stringify({
+      bases: [
+        {
+          id: BASE_ID,
+          name: 'Read benchmark',
+          tables: [
+            {
+              name: 'Orders',
+              fields: [
+                { name: 'Name', type: 'singleLineText' },
+                { name: 'Amount', type: 'number', options: { precision: 2 } },
+                { name: 'Status', type: 'singleSelect', options: { choices: [{ name: 'Open' }, { name: 'Paid' }] } },
+                { name: 'Notes', type: 'multilineText' },
+              ],
+              records: Array.from({ length: RECORDS }, (_, i) => ({
+                fields: { Name: `Order ${i}`, Amount: i * 1.5, Status: i % 3 ? 'Open' : 'Paid', Notes: `Deliver to dock ${i % 17}` },
+              })),
+            },
+          ],
+        },
+      ],
+    }),
+  );
+  const port = await freePort();
+  const emulator = spawn(
+    path.join(__dirname, '..', 'node_modules/.bin/tsx'),
+    [path.join(__dirname, '..', 'emulator/airtable/main.ts'), '--port', String(port), '--token', TOKEN, '--seed', seedFile, '--latency', '100-250'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    emulator.stdout!.on('data', (c: Buffer) => c.toString().includes(`127.0.0.1:${port}`) && resolve());
+    emulator.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
+  });
+
+  const config = loadConfig();
+  await migrate(config.databaseUrl);
+  const pool = createPool(config.databaseUrl);
+  const records = createAirtableRecords({
+    endpointUrl: `http://127.0.0.1:${port}`,
+    token: TOKEN,
+    baseId: BASE_ID,
+    pacer: new PostgresPacer(pool),
+  });
+
+  let peakRss = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+  const startRss = process.memoryUsage().rss;
+  const started = performance.now();
+  let pages = 0;
+  const done = await readAllPages(records, 'Orders', { pageSize: 100 }, () => {
+    pages++;
+  });
+  const seconds = (performance.now() - started) / 1000;
+  clearInterval(sampler);
+  emulator.kill('SIGTERM');
+  await pool.end();
+
+  const perSecond = done.delivered / seconds;
+  const share = (100 * perSecond) / CEILING;
+  const lines = [
+    '| records | pages | seconds | records/s | share of 500/s ceiling | requests/s | peak RSS | RSS growth |',
+    '|---|---|---|---|---|---|---|---|',
+    `| ${done.delivered} | ${pages} | ${seconds.toFixed(1)} | ${perSecond.toFixed(0)} | ${share.toFixed(1)}% | ${(pages / seconds).toFixed(2)} | ${(peakRss / 2 ** 20).toFixed(0)} MiB | ${((peakRss - startRss) / 2 ** 20).toFixed(0)} MiB |`,
+    '',
+    'Emulator with real limits (5 req/s per base, 50 req/s per token, 30 s penalty) and 100–250 ms latency per request, in its own process; pacing through Postgres (`PostgresPacer`, 5 starts per 1.025 s window).',
+  ];
+  recordResult('Read throughput: one table through the adapter', `npx tsx bench/read-throughput.ts ${RECORDS}`, lines);
+  console.log(lines.join('\n'));
+  if (done.delivered !== RECORDS) throw new Error(`read ${done.delivered} of ${RECORDS} records`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
