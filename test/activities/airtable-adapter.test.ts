@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import { AirtableApiError, AirtableFailureType, toAirtableFailure } from '../../activities/airtable/errors';
+import { formulaEquals } from '../../activities/airtable/formula';
+import { PostgresPacer } from '../../activities/airtable/pacing';
+import { createAirtableRecords } from '../../activities/airtable/records';
+import { SchemaCache } from '../../activities/airtable/schema-cache';
+import { readAllPages } from '../../activities/airtable/streaming';
+import { createPool, type Pool } from '../../db/pool';
+import { startAirtableEmulator, type AirtableEmulator } from '../../emulator/airtable';
+import { TEST_ENV } from '../support/env';
+import { SMALL_BASE_ID, smallSeed } from '../support/seeds';
+
+const TOKEN = 'patAdapterTestToken.0123456789abcdef';
+
+describe('Airtable adapter against the emulator', () => {
+  let pool: Pool;
+  let emulator: AirtableEmulator;
+  beforeAll(async () => {
+    pool = createPool(process.env[TEST_ENV.databaseUrl]!);
+    const seed = smallSeed();
+    // 250 extra tasks: three pages.
+    seed.bases[0]!.tables[1]!.records.push(...Array.from({ length: 250 }, (_, i) => ({ fields: { Title: `Task ${i}` } })));
+    emulator = await startAirtableEmulator({ seed, tokens: [TOKEN] });
+  });
+  afterAll(async () => {
+    await emulator.close();
+    await pool.end();
+  });
+
+  // Each test paces under its own token so they do not wait for each other.
+  const records = (token = TOKEN) =>
+    createAirtableRecords({ endpointUrl: emulator.url, token, baseId: SMALL_BASE_ID, pacer: new PostgresPacer(pool) });
+
+  const failureOf = async (p: Promise<unknown>) => {
+    const err = await p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(AirtableApiError);
+    return { error: err as AirtableApiError, failure: toAirtableFailure(err, 'test') };
+  };
+
+  it('pages through a table and resumes from a checkpoint', async () => {
+    const all: string[] = [];
+    const done = await readAllPages(records(), 'Tasks', { pageSize: 100 }, (page) => {
+      all.push(...page.map((r) => r.id));
+    });
+    expect(done).toEqual({ offset: undefined, delivered: 251 });
+    expect(new Set(all).size).toBe(251);
+
+    // Stop after the first page, as a crashed activity would, then resume from its checkpoint.
+    let checkpoint = { delivered: 0 } as { offset?: string; delivered: number };
+    await readAllPages(records(), 'Tasks', { pageSize: 100 }, (_page, cp) => {
+      checkpoint = cp;
+      if (cp.delivered === 100) throw new Error('crash');
+    }).catch(() => undefined);
+    const resumed: string[] = [];
+    const end = await readAllPages(records(), 'Tasks', { pageSize: 100 }, (page) => void resumed.push(...page.map((r) => r.id)), checkpoint);
+    expect(end.delivered).toBe(251);
+    expect(resumed).toEqual(all.slice(100));
+  });
+
+  it('writes in batches of at most ten, refusing more before sending', async () => {
+    const r = records();
+    const created = await r.create('Tasks', Array.from({ length: 10 }, (_, i) => ({ fields: { Title: `Batch ${i}` } })));
+    expect(created).toHaveLength(10);
+    const before = emulator.requestLog.length;
+    await expect(r.create('Tasks', Array.from({ length: 11 }, () => ({ fields: { Title: 'x' } })))).rejects.toThrow(RangeError);
+    expect(emulator.requestLog.length).toBe(before);
+    await r.destroy('Tasks', created.map((c) => c.id));
+  });
+
+  it('reports which records an upsert created and which it updated', async () => {
+    const r = records();
+    const first = await r.upsert('Projects', [{ fields: { Name: 'Website', Budget: 1200 } }, { fields: { Name: `New ${randomUUID()}` } }], ['Name']);
+    expect(first.updatedRecords).toHaveLength(1);
+    expect(first.createdRecords).toHaveLength(1);
+    expect(emulator.listRecords(SMALL_BASE_ID, 'Projects').find((p) => p.fields.Name === 'Website')?.fields.Budget).toBe(1200);
+  });
+
+  it('finds values with quotes, braces, backslashes and newlines through escaped formulas', async () => {
+    const r = records();
+    const tricky = ['say "hi"', "it's {Name}", 'back\\slash', 'two\nlines', '") & TRUE() & ("'];
+    const created = await r.create('Tasks', tricky.map((Title) => ({ fields: { Title } })));
+    for (const value of tricky) {
+      const page = await r.listPage('Tasks', { filterByFormula: formulaEquals('Title', value) });
+      expect(page.records.map((rec) => rec.fields.Title)).toEqual([value]);
+    }
+    await r.destroy('Tasks', created.map((c) => c.id));
+  });
+
+  it('classifies auth, permission, validation and not-found answers as non-retryable', async () => {
+    const wrongToken = await failureOf(records('patNotAToken.000000000000').listPage('Tasks'));
+    expect(wrongToken.error.status).toBe(401);
+    expect(wrongToken.failure).toMatchObject({ type: AirtableFailureType.authentication, nonRetryable: true });
+
+    const unknownTable = await failureOf(records().listPage('No such table'));
+    expect(unknownTable.error.status).toBe(403);
+    expect(unknownTable.failure).toMatchObject({ type: AirtableFailureType.permission, nonRetryable: true });
+
+    const unknownField = await failureOf(records().create('Tasks', [{ fields: { Nope: 1 } }]));
+    expect(unknownField.error).toMatchObject({ status: 422, type: 'UNKNOWN_FIELD_NAME' });
+    expect(unknownField.failure).toMatchObject({ type: AirtableFailureType.invalidRequest, nonRetryable: true });
+    expect(unknownField.failure.message).toContain('UNKNOWN_FIELD_NAME');
+
+    const missing = await failureOf(records().destroy('Tasks', ['recAAAAAAAAAAAAAA']));
+    expect(missing.error.status).toBe(404);
+    expect(missing.failure.nonRetryable).toBe(true);
+  });
+
+  it('retries 429 no sooner than 30 s and penalizes the base; retries 5xx with backoff', async () => {
+    const token = `patThrottled.${randomUUID()}`;
+    const throttled = await startAirtableEmulator({ seed: smallSeed(), tokens: [token], faults: { rateLimitRate: 1 } });
+    try {
+      const r = createAirtableRecords({ endpointUrl: throttled.url, token, baseId: SMALL_BASE_ID, pacer: new PostgresPacer(pool) });
+      const limited = await failureOf(r.listPage('Tasks'));
+      expect(limited.error.status).toBe(429);
+      expect(limited.failure).toMatchObject({ type: AirtableFailureType.rateLimited, nonRetryable: false });
+      expect((limited.failure as ApplicationFailure).nextRetryDelay).toBe('30s');
+      const { rows } = await pool.query(`SELECT penalty_until > now() + interval '25 seconds' AS held FROM airtable_pacing WHERE key = $1`, [
+        `base:${SMALL_BASE_ID}`,
+      ]);
+      expect(rows[0].held).toBe(true);
+      await pool.query(`UPDATE airtable_pacing SET penalty_until = NULL WHERE key = $1`, [`base:${SMALL_BASE_ID}`]);
+
+      throttled.setFaults({ serverErrorRate: 1 });
+      const unavailable = await failureOf(r.listPage('Tasks'));
+      expect(unavailable.error.status).toBeGreaterThanOrEqual(500);
+      expect(unavailable.failure).toMatchObject({ type: AirtableFailureType.unavailable, nonRetryable: false });
+    } finally {
+      await throttled.close();
+    }
+  });
+
+  it('caches a base schema until the platform changes it', async () => {
+    const cache = new SchemaCache();
+    const http = { endpointUrl: emulator.url, token: TOKEN };
+    const metaCalls = () => emulator.requestLog.filter((e) => e.path.startsWith('/v0/meta/bases/')).length;
+    const before = metaCalls();
+    const first = await cache.get(http, SMALL_BASE_ID);
+    await cache.get(http, SMALL_BASE_ID);
+    expect(metaCalls()).toBe(before + 1);
+
+    const tasks = first.find((t) => t.name === 'Tasks')!;
+    await cache.createField(http, SMALL_BASE_ID, tasks.id, { name: `Estimate ${randomUUID().slice(0, 6)}`, type: 'number', options: { precision: 0 } });
+    const after = await cache.get(http, SMALL_BASE_ID);
+    expect(after.find((t) => t.name === 'Tasks')!.fields.length).toBe(tasks.fields.length + 1);
+  });
+});
