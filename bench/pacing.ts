@@ -1,0 +1,144 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PostgresPacer } from '../activities/airtable/pacing';
+import { createAirtableRecords } from '../activities/airtable/records';
+import { loadConfig } from '../core/config';
+import { migrate } from '../db/migrate';
+import { createPool } from '../db/pool';
+import { freePort } from '../temporal/dev-server';
+import { recordResult } from './results';
+
+/**
+ * Pacing across processes, measured from the emulator's own request log:
+ *  1. two reader processes hammer ONE base for N seconds (default 60): the busiest one-second
+ *     window must hold ≤ 5 requests, and no request may get a 429;
+ *  2. two reader processes hammer TEN bases under one token: each base should get ≥ 4.5 req/s and
+ *     the token never more than 50 in a second.
+ *   npx tsx bench/pacing.ts [seconds]
+ * (`--reader …` is the child mode.)
+ */
+const TOKEN = 'patPacingBenchToken.0123456789abcdef';
+const ROOT = path.join(__dirname, '..');
+const tsx = path.join(ROOT, 'node_modules/.bin/tsx');
+
+interface LogEntry {
+  at: number;
+  path: string;
+  baseId?: string;
+  status: number;
+}
+
+async function reader(url: string, bases: string[], seconds: number, concurrency: number): Promise<void> {
+  const config = loadConfig();
+  const pool = createPool(config.databaseUrl, { max: concurrency * bases.length + 2 });
+  const pacer = new PostgresPacer(pool);
+  const deadline = Date.now() + seconds * 1000;
+  let requests = 0;
+  await Promise.all(
+    bases.flatMap((baseId) => {
+      const records = createAirtableRecords({ endpointUrl: url, token: TOKEN, baseId, pacer });
+      return Array.from({ length: concurrency }, async () => {
+        while (Date.now() < deadline) {
+          await records.listPage('Items', { pageSize: 100 });
+          requests++;
+        }
+      });
+    }),
+  );
+  await pool.end();
+  console.log(JSON.stringify({ requests }));
+}
+
+function busiestSecond(times: number[]): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let worst = 0;
+  for (let i = 0, j = 0; i < sorted.length; i++) {
+    while (j < sorted.length && sorted[j]! < sorted[i]! + 1000) j++;
+    worst = Math.max(worst, j - i);
+  }
+  return worst;
+}
+
+async function scenario(name: string, baseCount: number, seconds: number): Promise<{ lines: string[]; ok: boolean }> {
+  const bases = Array.from({ length: baseCount }, (_, i) => `appPACING${String(i).padStart(8, '0')}`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-pacing-'));
+  const seedFile = path.join(dir, 'seed.json');
+  writeFileSync(
+    seedFile,
+    JSON.stringify({
+      bases: bases.map((id) => ({
+        id,
+        name: id,
+        tables: [{ name: 'Items', fields: [{ name: 'Name', type: 'singleLineText' }], records: Array.from({ length: 300 }, (_, i) => ({ fields: { Name: `Item ${i}` } })) }],
+      })),
+    }),
+  );
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const emulator = spawn(tsx, [path.join(ROOT, 'emulator/airtable/main.ts'), '--port', String(port), '--token', TOKEN, '--seed', seedFile, '--latency', '20-60'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    emulator.stdout!.on('data', (c: Buffer) => c.toString().includes(url) && resolve());
+    emulator.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
+  });
+  try {
+    const readers = [0, 1].map(
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const child = spawn(tsx, [__filename, '--reader', url, bases.join(','), String(seconds), '4'], { stdio: ['ignore', 'pipe', 'inherit'] });
+          let out = '';
+          child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+          child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!).requests) : reject(new Error(`reader exited ${code}`))));
+        }),
+    );
+    const perReader = await Promise.all(readers);
+    const log = (await (await fetch(`${url}/__emulator/log`)).json()) as LogEntry[] | { entries: LogEntry[] };
+    const entries = Array.isArray(log) ? log : log.entries;
+    const throttled = entries.filter((e) => e.status === 429).length;
+    const lines = [`### ${name}`, '', '| base | requests | req/s | busiest second |', '|---|---|---|---|'];
+    let ok = throttled === 0;
+    for (const baseId of bases) {
+      const times = entries.filter((e) => e.baseId === baseId).map((e) => e.at);
+      const rate = times.length / seconds;
+      const busiest = busiestSecond(times);
+      ok &&= busiest <= 5 && rate >= 4.5;
+      lines.push(`| ${baseId} | ${times.length} | ${rate.toFixed(2)} | ${busiest} |`);
+    }
+    const tokenBusiest = busiestSecond(entries.map((e) => e.at));
+    ok &&= tokenBusiest <= 50;
+    lines.push(
+      '',
+      `Two reader processes × ${bases.length} base(s) × 4 concurrent loops, ${seconds} s, emulator latency 20–60 ms; requests per reader: ${perReader.join(', ')}.`,
+      `429 answers: **${throttled}**. Busiest second for the token: **${tokenBusiest}** (limit 50). Ceiling per base: 5 req/s; pacing window 1.025 s → 4.88 req/s.`,
+      '',
+    );
+    return { lines, ok };
+  } finally {
+    emulator.kill('SIGTERM');
+  }
+}
+
+async function main(): Promise<void> {
+  if (process.argv[2] === '--reader') {
+    const [, , , url, bases, seconds, concurrency] = process.argv;
+    return reader(url!, bases!.split(','), Number(seconds), Number(concurrency));
+  }
+  const seconds = Number(process.argv[2] ?? 60);
+  await migrate(loadConfig().databaseUrl);
+  const one = await scenario('One base, two processes', 1, seconds);
+  const ten = await scenario('Ten bases, one token, two processes', 10, seconds);
+  recordResult('Pacing across worker processes', `npx tsx bench/pacing.ts ${seconds}`, [...one.lines, ...ten.lines]);
+  console.log([...one.lines, ...ten.lines].join('\n'));
+  if (!one.ok || !ten.ok) {
+    console.error('pacing target missed');
+    process.exit(1);
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
