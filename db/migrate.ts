@@ -42,6 +42,8 @@ export async function migrate(databaseUrl: string, logger?: Logger): Promise<str
     migrationsTable: 'pgmigrations',
     count: Infinity,
     checkOrder: true,
+    // The API and every worker migrate at start; whoever is second waits instead of failing.
+    advisoryLockMode: 'wait',
     log: (msg: string) => logger?.debug({ migration: msg }, 'migration'),
   });
   const names = applied.map((m) => m.name);

@@ -17,13 +17,13 @@ async function main(): Promise<void> {
   await migrate(config.databaseUrl, logger);
 
   const childEnv = { ...process.env, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: temporal.namespace };
-  const tsx = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx');
   let stopping = false;
 
-  const run = (name: string, entry: string): ChildProcess =>
-    spawn(tsx, [path.join(PROJECT_ROOT, entry)], { env: childEnv, stdio: 'inherit' });
+  // Node itself with tsx as a loader (not the tsx wrapper), so signals reach the component directly.
+  const run = (entry: string): ChildProcess =>
+    spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, entry)], { cwd: PROJECT_ROOT, env: childEnv, stdio: 'inherit' });
 
-  let worker = run('worker', 'workers/main.ts');
+  let worker = run('workers/main.ts');
   let restarts = 0;
   const superviseWorker = (child: ChildProcess) =>
     child.once('exit', (code, signal) => {
@@ -32,13 +32,13 @@ async function main(): Promise<void> {
       logger.error({ code, signal, restartInMs: delay }, 'worker exited; restarting it');
       setTimeout(() => {
         if (stopping) return;
-        worker = run('worker', 'workers/main.ts');
+        worker = run('workers/main.ts');
         superviseWorker(worker);
       }, delay);
     });
   superviseWorker(worker);
 
-  const api = run('api', 'api/main.ts');
+  const api = run('api/main.ts');
   api.once('exit', (code) => {
     if (!stopping) {
       logger.error({ code }, 'API exited; stopping the platform');

@@ -1,8 +1,20 @@
 import { createHash } from 'node:crypto';
 import { errors, ApiError } from './errors';
 import { COMPUTED_TYPES, NUMBER_TYPES, SELECT_COLORS, TEXT_TYPES } from './field-types';
-import { compileFormula, type CompiledFormula, type FormulaContext, type FormulaResultKind } from './formula/evaluate';
-import { FormulaRuntimeError, flatten, formulaDate, parseDateText, toText, type FormulaValue } from './formula/values';
+import {
+  compileFormula,
+  type CompiledFormula,
+  type FormulaContext,
+  type FormulaResultKind,
+} from './formula/evaluate';
+import {
+  FormulaRuntimeError,
+  flatten,
+  formulaDate,
+  parseDateText,
+  toText,
+  type FormulaValue,
+} from './formula/values';
 import { isAirtableId } from './random';
 import {
   choicesOf,
@@ -19,9 +31,19 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /** The formula-facing kind of a field, used to type formula results in the meta API. */
 export function formulaKindOfField(field: FieldState): FormulaResultKind {
-  if (NUMBER_TYPES.has(field.type) || ['checkbox', 'count', 'autoNumber'].includes(field.type)) return 'number';
+  if (NUMBER_TYPES.has(field.type) || ['checkbox', 'count', 'autoNumber'].includes(field.type))
+    return 'number';
   if (['date', 'dateTime', 'createdTime', 'lastModifiedTime'].includes(field.type)) return 'date';
-  if (['multipleSelects', 'multipleRecordLinks', 'multipleAttachments', 'lookup', 'multipleLookupValues', 'multipleCollaborators'].includes(field.type)) {
+  if (
+    [
+      'multipleSelects',
+      'multipleRecordLinks',
+      'multipleAttachments',
+      'lookup',
+      'multipleLookupValues',
+      'multipleCollaborators',
+    ].includes(field.type)
+  ) {
     return 'array';
   }
   if (field.type === 'formula') {
@@ -37,7 +59,13 @@ export function formulaKindOfField(field: FieldState): FormulaResultKind {
 /** Compiled formulas, reused while the formula text stays the same. */
 const compiledCache = new WeakMap<FieldState, { text: string; compiled: CompiledFormula | Error }>();
 
-export function compileFieldFormula(store: EmulatorStore, table: TableState, field: FieldState, text: string, allowValues = false): CompiledFormula {
+export function compileFieldFormula(
+  store: EmulatorStore,
+  table: TableState,
+  field: FieldState,
+  text: string,
+  allowValues = false,
+): CompiledFormula {
   const cached = compiledCache.get(field);
   if (cached && cached.text === text) {
     if (cached.compiled instanceof Error) throw cached.compiled;
@@ -71,7 +99,11 @@ export function collaboratorForToken(token: string): Collaborator {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
   let body = '';
   for (let i = 0; i < 14; i++) body += alphabet[parseInt(hash.slice(i * 2, i * 2 + 2), 16) % alphabet.length];
-  return { id: `usr${body}`, email: `api-${hash.slice(0, 8)}@emulator.local`, name: `API user ${hash.slice(0, 4)}` };
+  return {
+    id: `usr${body}`,
+    email: `api-${hash.slice(0, 8)}@emulator.local`,
+    name: `API user ${hash.slice(0, 4)}`,
+  };
 }
 
 const MIME_BY_EXTENSION: Record<string, string> = {
@@ -129,7 +161,13 @@ export class CellWriter {
    * Applies `input` (keys are field names or ids). With `destructive` (PUT) every editable field not
    * in `input` is cleared.
    */
-  writeFields(table: TableState, record: RecordState, input: Record<string, unknown>, destructive: boolean, at = this.options.now): void {
+  writeFields(
+    table: TableState,
+    record: RecordState,
+    input: Record<string, unknown>,
+    destructive: boolean,
+    at = this.options.now,
+  ): void {
     const resolved = new Map<FieldState, unknown>();
     for (const [key, raw] of Object.entries(input)) {
       const field = this.store.findField(table, key);
@@ -156,8 +194,15 @@ export class CellWriter {
     return this.convert(table, field, raw);
   }
 
-  private storeCell(table: TableState, record: RecordState, field: FieldState, value: unknown, at: number): boolean {
-    if (field.type !== 'multipleRecordLinks') return this.store.setCell(this.txn, record, field.id, value, at);
+  private storeCell(
+    table: TableState,
+    record: RecordState,
+    field: FieldState,
+    value: unknown,
+    at: number,
+  ): boolean {
+    if (field.type !== 'multipleRecordLinks')
+      return this.store.setCell(this.txn, record, field.id, value, at);
     const before = (record.cells[field.id] as string[] | undefined) ?? [];
     const changed = this.store.setCell(this.txn, record, field.id, value, at);
     if (!changed) return false;
@@ -167,7 +212,14 @@ export class CellWriter {
   }
 
   /** Keeps the other side of a two-way link in step, as Airtable does. */
-  private syncInverse(table: TableState, field: FieldState, record: RecordState, before: string[], after: string[], at: number): void {
+  private syncInverse(
+    table: TableState,
+    field: FieldState,
+    record: RecordState,
+    before: string[],
+    after: string[],
+    at: number,
+  ): void {
     const inverseId = field.options?.inverseLinkFieldId;
     const linkedTable = this.store.tableById(this.base, String(field.options?.linkedTableId));
     if (typeof inverseId !== 'string' || !linkedTable) return;
@@ -178,13 +230,27 @@ export class CellWriter {
       if (!other || other.tableId !== linkedTable.id) continue;
       const current = (other.cells[inverse.id] as string[] | undefined) ?? [];
       const next = current.filter((id) => id !== record.id);
-      this.store.setCell(this.txn, other, inverse.id, next.length > 0 ? next : undefined, at);
+      this.store.setCell(
+        this.txn,
+        other,
+        inverse.id,
+        next.length > 0 ? next : undefined,
+        Math.max(at, other.createdTime),
+      );
     }
     for (const added of after.filter((id) => !before.includes(id))) {
       const other = this.base.records.get(added);
       if (!other || other.tableId !== linkedTable.id) continue;
       const current = (other.cells[inverse.id] as string[] | undefined) ?? [];
-      if (!current.includes(record.id)) this.store.setCell(this.txn, other, inverse.id, [...current, record.id], at);
+      // A seeded link may predate the record it lands on; a change never precedes a creation.
+      if (!current.includes(record.id))
+        this.store.setCell(
+          this.txn,
+          other,
+          inverse.id,
+          [...current, record.id],
+          Math.max(at, other.createdTime),
+        );
     }
     void table;
   }
@@ -213,7 +279,11 @@ export class CellWriter {
     if (TEXT_TYPES.has(field.type) || field.type === 'aiText') {
       if (typeof raw === 'string') return raw === '' ? undefined : raw;
       if (!typecast) return reject();
-      const text = Array.isArray(raw) ? raw.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(', ') : typeof raw === 'object' ? JSON.stringify(raw) : String(raw);
+      const text = Array.isArray(raw)
+        ? raw.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(', ')
+        : typeof raw === 'object'
+          ? JSON.stringify(raw)
+          : String(raw);
       return text === '' ? undefined : text;
     }
     switch (field.type) {
@@ -241,11 +311,17 @@ export class CellWriter {
         if (typeof raw === 'boolean') return raw ? true : undefined;
         if (!typecast) return reject();
         if (typeof raw === 'number') return raw !== 0 ? true : undefined;
-        if (typeof raw === 'string') return /^(true|checked|yes|y|1|x|on)$/i.test(raw.trim()) ? true : undefined;
+        if (typeof raw === 'string')
+          return /^(true|checked|yes|y|1|x|on)$/i.test(raw.trim()) ? true : undefined;
         return reject();
       }
       case 'singleSelect': {
-        const name = typeof raw === 'string' ? raw : typecast && (typeof raw === 'number' || typeof raw === 'boolean') ? String(raw) : reject();
+        const name =
+          typeof raw === 'string'
+            ? raw
+            : typecast && (typeof raw === 'number' || typeof raw === 'boolean')
+              ? String(raw)
+              : reject();
         return name === '' ? undefined : this.choiceId(field, name);
       }
       case 'multipleSelects': {
@@ -289,13 +365,24 @@ export class CellWriter {
         return this.collaborator(field, value);
       }
       case 'multipleCollaborators': {
-        const list = Array.isArray(raw) ? raw : typecast && typeof raw === 'string' ? raw.split(',').map((s) => ({ email: s.trim() })) : reject();
-        const out = list.map((item) => this.collaborator(field, typecast && typeof item === 'string' ? { email: item } : item));
+        const list = Array.isArray(raw)
+          ? raw
+          : typecast && typeof raw === 'string'
+            ? raw.split(',').map((s) => ({ email: s.trim() }))
+            : reject();
+        const out = list.map((item) =>
+          this.collaborator(field, typecast && typeof item === 'string' ? { email: item } : item),
+        );
         return out.length > 0 ? out : undefined;
       }
       case 'barcode': {
         if (typecast && (typeof raw === 'string' || typeof raw === 'number')) return { text: String(raw) };
-        if (typeof raw !== 'object' || Array.isArray(raw) || typeof (raw as { text?: unknown }).text !== 'string') return reject();
+        if (
+          typeof raw !== 'object' ||
+          Array.isArray(raw) ||
+          typeof (raw as { text?: unknown }).text !== 'string'
+        )
+          return reject();
         const { text, type } = raw as { text: string; type?: unknown };
         return typeof type === 'string' ? { text, type } : { text };
       }
@@ -309,7 +396,11 @@ export class CellWriter {
     const existing = choices.find((c) => c.name === name) ?? choices.find((c) => c.id === name);
     if (existing) return existing.id;
     if (!this.options.typecast) throw errors.newSelectOption(name);
-    const choice = { id: this.store.ids.next('sel'), name, color: SELECT_COLORS[choices.length % SELECT_COLORS.length]! };
+    const choice = {
+      id: this.store.ids.next('sel'),
+      name,
+      color: SELECT_COLORS[choices.length % SELECT_COLORS.length]!,
+    };
     this.store.addChoice(this.txn, field, choice);
     return choice.id;
   }
@@ -353,12 +444,17 @@ export class CellWriter {
     void table;
     let items: unknown[];
     if (Array.isArray(raw)) items = raw;
-    else if (this.options.typecast && typeof raw === 'string') items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+    else if (this.options.typecast && typeof raw === 'string')
+      items = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     else throw errors.cannotAccept(field.name);
     const out: unknown[] = [];
     for (const item of items) {
       const value = this.options.typecast && typeof item === 'string' ? { url: item } : item;
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw errors.cannotAccept(field.name);
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        throw errors.cannotAccept(field.name);
       const { id, url, filename } = value as { id?: unknown; url?: unknown; filename?: unknown };
       if (typeof id === 'string' && id.startsWith('att') && typeof url !== 'string') {
         const known = this.findAttachment(id);
@@ -367,7 +463,10 @@ export class CellWriter {
         continue;
       }
       if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) throw errors.cannotAccept(field.name);
-      const name = typeof filename === 'string' ? filename : decodeURIComponent(new URL(url).pathname.split('/').pop() || 'file');
+      const name =
+        typeof filename === 'string'
+          ? filename
+          : decodeURIComponent(new URL(url).pathname.split('/').pop() || 'file');
       const extension = name.includes('.') ? name.split('.').pop()!.toLowerCase() : '';
       out.push({
         id: this.store.ids.next('att'),
@@ -385,7 +484,8 @@ export class CellWriter {
       for (const value of Object.values(record.cells)) {
         if (!Array.isArray(value)) continue;
         for (const item of value) {
-          if (typeof item === 'object' && item !== null && (item as { id?: unknown }).id === id) return item as Record<string, unknown>;
+          if (typeof item === 'object' && item !== null && (item as { id?: unknown }).id === id)
+            return item as Record<string, unknown>;
         }
       }
     }
@@ -393,7 +493,8 @@ export class CellWriter {
   }
 
   private collaborator(field: FieldState, value: unknown): Collaborator {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw errors.cannotAccept(field.name);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw errors.cannotAccept(field.name);
     const { id, email, name } = value as { id?: unknown; email?: unknown; name?: unknown };
     if (typeof id !== 'string' && typeof email !== 'string') throw errors.cannotAccept(field.name);
     const address = typeof email === 'string' ? email : `${String(id)}@emulator.local`;
@@ -443,7 +544,9 @@ export class RecordReader {
       case 'multipleSelects': {
         if (!Array.isArray(stored)) return undefined;
         const choices = choicesOf(field);
-        return stored.map((id) => choices.find((c) => c.id === id)?.name).filter((name): name is string => name !== undefined);
+        return stored
+          .map((id) => choices.find((c) => c.id === id)?.name)
+          .filter((name): name is string => name !== undefined);
       }
       case 'formula': {
         const value = this.computeFormulaField(table, record, field);
@@ -469,7 +572,9 @@ export class RecordReader {
       case 'createdTime':
         return new Date(record.createdTime).toISOString();
       case 'lastModifiedTime': {
-        const ids = Array.isArray(field.options?.referencedFieldIds) ? (field.options.referencedFieldIds as string[]) : [];
+        const ids = Array.isArray(field.options?.referencedFieldIds)
+          ? (field.options.referencedFieldIds as string[])
+          : [];
         const at = this.lastModified(record, ids);
         return at === null ? undefined : new Date(at).toISOString();
       }
@@ -480,14 +585,22 @@ export class RecordReader {
       case 'lastModifiedBy':
         return record.lastModifiedBy ?? record.createdBy;
       case 'button':
-        return { label: typeof field.options?.label === 'string' ? field.options.label : field.name, url: null };
+        return {
+          label: typeof field.options?.label === 'string' ? field.options.label : field.name,
+          url: null,
+        };
       default:
         return stored;
     }
   }
 
   /** The user-facing text of a cell (`cellFormat=string`). */
-  stringValue(table: TableState, record: RecordState, field: FieldState, options: RenderOptions): string | undefined {
+  stringValue(
+    table: TableState,
+    record: RecordState,
+    field: FieldState,
+    options: RenderOptions,
+  ): string | undefined {
     const json = this.jsonValue(table, record, field);
     if (isEmptyCell(json)) return undefined;
     const locale = options.userLocale ?? 'en-us';
@@ -495,7 +608,12 @@ export class RecordReader {
       case 'number':
       case 'percent':
       case 'currency': {
-        const precision = typeof field.options?.precision === 'number' ? field.options.precision : field.type === 'number' ? 0 : 2;
+        const precision =
+          typeof field.options?.precision === 'number'
+            ? field.options.precision
+            : field.type === 'number'
+              ? 0
+              : 2;
         const n = Number(json) * (field.type === 'percent' ? 100 : 1);
         const digits = new Intl.NumberFormat(locale, {
           minimumFractionDigits: precision,
@@ -503,7 +621,8 @@ export class RecordReader {
           useGrouping: field.type === 'currency',
         }).format(n);
         if (field.type === 'percent') return `${digits}%`;
-        if (field.type === 'currency') return `${typeof field.options?.symbol === 'string' ? field.options.symbol : '$'}${digits}`;
+        if (field.type === 'currency')
+          return `${typeof field.options?.symbol === 'string' ? field.options.symbol : '$'}${digits}`;
         return digits;
       }
       case 'duration': {
@@ -525,7 +644,9 @@ export class RecordReader {
       case 'multipleRecordLinks':
         return (json as string[]).map((id) => this.primaryText(id, options)).join(', ');
       case 'multipleAttachments':
-        return (json as Array<{ filename: string; url: string }>).map((a) => `${a.filename} (${a.url})`).join(', ');
+        return (json as Array<{ filename: string; url: string }>)
+          .map((a) => `${a.filename} (${a.url})`)
+          .join(', ');
       case 'singleCollaborator':
       case 'createdBy':
       case 'lastModifiedBy':
@@ -537,7 +658,10 @@ export class RecordReader {
       case 'button':
         return (json as { label: string }).label;
       default:
-        if (Array.isArray(json)) return json.map((v) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v))).join(', ');
+        if (Array.isArray(json))
+          return json
+            .map((v) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)))
+            .join(', ');
         if (typeof json === 'object' && json !== null) {
           const special = json as { error?: string; specialValue?: string };
           return special.error ?? special.specialValue ?? JSON.stringify(json);
@@ -567,14 +691,22 @@ export class RecordReader {
       case 'createdTime':
         return formulaDate(record.createdTime);
       case 'lastModifiedTime': {
-        const ids = Array.isArray(field.options?.referencedFieldIds) ? (field.options.referencedFieldIds as string[]) : [];
+        const ids = Array.isArray(field.options?.referencedFieldIds)
+          ? (field.options.referencedFieldIds as string[])
+          : [];
         const at = this.lastModified(record, ids);
         return at === null ? null : formulaDate(at);
       }
       case 'formula':
-        return this.computeFormulaField(table, record, field);
-      case 'rollup':
-        return this.computeRollup(table, record, field);
+      case 'rollup': {
+        // A formula that errors makes every formula that reads it error too.
+        const value =
+          field.type === 'formula'
+            ? this.computeFormulaField(table, record, field)
+            : this.computeRollup(table, record, field);
+        if (value === FAILURE) throw new FormulaRuntimeError(`field ${field.name} has an error`);
+        return value;
+      }
       case 'multipleRecordLinks':
         return this.linkedRecords(table, record, field).map((linked) => {
           const linkedTable = this.store.tableById(this.base, linked.tableId)!;
@@ -584,10 +716,16 @@ export class RecordReader {
       case 'multipleLookupValues': {
         const target = this.lookupTarget(table, field);
         if (!target) return null;
-        return flatten(this.linkedRecords(table, record, field).map((linked) => this.formulaValue(target.table, linked, target.field)));
+        return flatten(
+          this.linkedRecords(table, record, field).map((linked) =>
+            this.formulaValue(target.table, linked, target.field),
+          ),
+        );
       }
       case 'multipleAttachments':
-        return Array.isArray(stored) ? (stored as Array<{ filename: string; url: string }>).map((a) => `${a.filename} (${a.url})`) : null;
+        return Array.isArray(stored)
+          ? (stored as Array<{ filename: string; url: string }>).map((a) => `${a.filename} (${a.url})`)
+          : null;
       case 'singleCollaborator':
         return stored ? (stored as Collaborator).name : null;
       case 'multipleCollaborators':
@@ -604,7 +742,8 @@ export class RecordReader {
         const json = this.jsonValue(table, record, field);
         if (json === undefined || json === null) return null;
         if (typeof json === 'number' || typeof json === 'string') return json;
-        if (Array.isArray(json)) return json.map((v) => (typeof v === 'number' || typeof v === 'string' ? v : JSON.stringify(v)));
+        if (Array.isArray(json))
+          return json.map((v) => (typeof v === 'number' || typeof v === 'string' ? v : JSON.stringify(v)));
         return JSON.stringify(json);
       }
     }
@@ -639,7 +778,11 @@ export class RecordReader {
     return latest;
   }
 
-  private computeFormulaField(table: TableState, record: RecordState, field: FieldState): FormulaValue | FormulaFailure {
+  private computeFormulaField(
+    table: TableState,
+    record: RecordState,
+    field: FieldState,
+  ): FormulaValue | FormulaFailure {
     const text = typeof field.options?.formula === 'string' ? field.options.formula : '';
     const key = `${record.id}:${field.id}`;
     if (this.evaluating.has(key)) return FAILURE;
@@ -654,19 +797,30 @@ export class RecordReader {
     }
   }
 
-  private computeRollup(table: TableState, record: RecordState, field: FieldState): FormulaValue | FormulaFailure {
+  private computeRollup(
+    table: TableState,
+    record: RecordState,
+    field: FieldState,
+  ): FormulaValue | FormulaFailure {
     const target = this.lookupTarget(table, field);
     if (!target) return FAILURE;
-    const values = this.linkedRecords(table, record, field).map((linked) => this.formulaValue(target.table, linked, target.field));
+    const values = this.linkedRecords(table, record, field).map((linked) =>
+      this.formulaValue(target.table, linked, target.field),
+    );
     const text = typeof field.options?.formula === 'string' ? field.options.formula : 'ARRAYJOIN(values)';
     try {
-      return compileFieldFormula(this.store, table, field, text, true).evaluate(this.contextFor(table, record, values));
+      return compileFieldFormula(this.store, table, field, text, true).evaluate(
+        this.contextFor(table, record, values),
+      );
     } catch {
       return FAILURE;
     }
   }
 
-  private lookupTarget(table: TableState, field: FieldState): { table: TableState; field: FieldState } | undefined {
+  private lookupTarget(
+    table: TableState,
+    field: FieldState,
+  ): { table: TableState; field: FieldState } | undefined {
     const linkField = this.store.fieldById(table, String(field.options?.recordLinkFieldId));
     if (!linkField) return undefined;
     const linkedTable = this.store.tableById(this.base, String(linkField.options?.linkedTableId));
@@ -676,11 +830,16 @@ export class RecordReader {
   }
 
   private linkedRecords(table: TableState, record: RecordState, field: FieldState): RecordState[] {
-    const linkField = field.type === 'multipleRecordLinks' ? field : this.store.fieldById(table, String(field.options?.recordLinkFieldId));
+    const linkField =
+      field.type === 'multipleRecordLinks'
+        ? field
+        : this.store.fieldById(table, String(field.options?.recordLinkFieldId));
     if (!linkField) return [];
     const ids = record.cells[linkField.id];
     if (!Array.isArray(ids)) return [];
-    return ids.map((id) => this.base.records.get(id as string)).filter((r): r is RecordState => r !== undefined);
+    return ids
+      .map((id) => this.base.records.get(id as string))
+      .filter((r): r is RecordState => r !== undefined);
   }
 }
 
@@ -703,14 +862,23 @@ function formulaValueToJson(value: FormulaValue | FormulaFailure): unknown {
 
 /** Airtable leaves these out of `fields`. */
 export function isEmptyCell(value: unknown): boolean {
-  return value === undefined || value === null || value === '' || value === false || (Array.isArray(value) && value.length === 0);
+  return (
+    value === undefined ||
+    value === null ||
+    value === '' ||
+    value === false ||
+    (Array.isArray(value) && value.length === 0)
+  );
 }
 
 const pad = (n: number): string => String(n).padStart(2, '0');
 
 function formatCalendarDate(iso: string, dateFormat: unknown, locale: string): string {
   const [y, m, d] = iso.split('-').map(Number) as [number, number, number];
-  const name = typeof dateFormat === 'object' && dateFormat !== null ? (dateFormat as { name?: string }).name : undefined;
+  const name =
+    typeof dateFormat === 'object' && dateFormat !== null
+      ? (dateFormat as { name?: string }).name
+      : undefined;
   switch (name) {
     case 'iso':
       return iso;
@@ -719,14 +887,22 @@ function formatCalendarDate(iso: string, dateFormat: unknown, locale: string): s
     case 'european':
       return `${d}/${m}/${y}`;
     case 'friendly':
-      return new Intl.DateTimeFormat('en-US', { timeZone: 'UTC', month: 'long', day: 'numeric', year: 'numeric' }).format(Date.UTC(y, m - 1, d));
+      return new Intl.DateTimeFormat('en-US', {
+        timeZone: 'UTC',
+        month: 'long',
+        day: 'numeric',
+        year: 'numeric',
+      }).format(Date.UTC(y, m - 1, d));
     default:
       return new Intl.DateTimeFormat(locale, { timeZone: 'UTC' }).format(Date.UTC(y, m - 1, d));
   }
 }
 
 function formatInstant(iso: string, field: FieldState, options: RenderOptions): string {
-  const fieldZone = typeof field.options?.timeZone === 'string' && field.options.timeZone !== 'client' ? field.options.timeZone : undefined;
+  const fieldZone =
+    typeof field.options?.timeZone === 'string' && field.options.timeZone !== 'client'
+      ? field.options.timeZone
+      : undefined;
   const timeZone = fieldZone === 'utc' ? 'UTC' : (fieldZone ?? options.timeZone ?? 'UTC');
   const parts = new Intl.DateTimeFormat('en-US', {
     timeZone,
@@ -739,10 +915,17 @@ function formatInstant(iso: string, field: FieldState, options: RenderOptions): 
   }).formatToParts(Date.parse(iso));
   const part = (type: string): string => parts.find((p) => p.type === type)?.value ?? '';
   const dateIso = `${part('year')}-${pad(Number(part('month')))}-${pad(Number(part('day')))}`;
-  const date = formatCalendarDate(dateIso, field.options?.dateFormat ?? { name: 'iso' }, options.userLocale ?? 'en-us');
+  const date = formatCalendarDate(
+    dateIso,
+    field.options?.dateFormat ?? { name: 'iso' },
+    options.userLocale ?? 'en-us',
+  );
   const hour = Number(part('hour')) % 24;
   const timeFormat = (field.options?.timeFormat as { name?: string } | undefined)?.name;
-  const time = timeFormat === '12hour' ? `${hour % 12 === 0 ? 12 : hour % 12}:${part('minute')}${hour < 12 ? 'am' : 'pm'}` : `${pad(hour)}:${part('minute')}`;
+  const time =
+    timeFormat === '12hour'
+      ? `${hour % 12 === 0 ? 12 : hour % 12}:${part('minute')}${hour < 12 ? 'am' : 'pm'}`
+      : `${pad(hour)}:${part('minute')}`;
   return `${date} ${time}`;
 }
 

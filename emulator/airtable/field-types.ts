@@ -1,6 +1,13 @@
 /** The field types of the Web API and what each allows. */
 
-export const TEXT_TYPES = new Set(['singleLineText', 'multilineText', 'richText', 'email', 'url', 'phoneNumber']);
+export const TEXT_TYPES = new Set([
+  'singleLineText',
+  'multilineText',
+  'richText',
+  'email',
+  'url',
+  'phoneNumber',
+]);
 
 export const NUMBER_TYPES = new Set(['number', 'currency', 'percent', 'duration', 'rating']);
 
@@ -44,7 +51,14 @@ export function isCreatableType(type: string): boolean {
 }
 
 /** Types `performUpsert.fieldsToMergeOn` may name. */
-export const MERGEABLE_TYPES = new Set(['singleLineText', 'multilineText', 'number', 'singleSelect', 'multipleSelects', 'date']);
+export const MERGEABLE_TYPES = new Set([
+  'singleLineText',
+  'multilineText',
+  'number',
+  'singleSelect',
+  'multipleSelects',
+  'date',
+]);
 
 export const SELECT_COLORS = [
   'blueLight2',

@@ -3,7 +3,14 @@ import { errors, typedError } from './errors';
 import { COMPUTED_TYPES, KNOWN_TYPES, SELECT_COLORS, isCreatableType } from './field-types';
 import { rewriteFieldReferences } from './formula/parser';
 import { DEFAULT_VIEW_NAME } from './seed';
-import { choicesOf, type BaseState, type EmulatorStore, type FieldState, type SelectChoice, type TableState } from './store';
+import {
+  choicesOf,
+  type BaseState,
+  type EmulatorStore,
+  type FieldState,
+  type SelectChoice,
+  type TableState,
+} from './store';
 
 /** Bases per page of `GET /v0/meta/bases`. */
 export const BASES_PAGE_SIZE = 1000;
@@ -20,14 +27,22 @@ const RESULT_FOR_KIND = {
   text: { type: 'singleLineText' },
   date: {
     type: 'dateTime',
-    options: { dateFormat: { name: 'iso', format: 'YYYY-MM-DD' }, timeFormat: { name: '24hour', format: 'HH:mm' }, timeZone: 'utc' },
+    options: {
+      dateFormat: { name: 'iso', format: 'YYYY-MM-DD' },
+      timeFormat: { name: '24hour', format: 'HH:mm' },
+      timeZone: 'utc',
+    },
   },
   array: { type: 'multipleLookupValues' },
   unknown: { type: 'singleLineText' },
 } as const;
 
 /** A field as the meta API describes it, with computed options filled in. */
-export function describeField(store: EmulatorStore, table: TableState, field: FieldState): Record<string, unknown> {
+export function describeField(
+  store: EmulatorStore,
+  table: TableState,
+  field: FieldState,
+): Record<string, unknown> {
   const out: Record<string, unknown> = { id: field.id, name: field.name, type: field.type };
   if (field.description) out.description = field.description;
   let options = field.options ? structuredClone(field.options) : undefined;
@@ -35,7 +50,13 @@ export function describeField(store: EmulatorStore, table: TableState, field: Fi
     const formula = typeof options?.formula === 'string' ? options.formula : '';
     try {
       const compiled = compileFieldFormula(store, table, field, formula);
-      options = { ...options, formula, isValid: true, referencedFieldIds: compiled.referencedFieldIds, result: RESULT_FOR_KIND[compiled.resultKind] };
+      options = {
+        ...options,
+        formula,
+        isValid: true,
+        referencedFieldIds: compiled.referencedFieldIds,
+        result: RESULT_FOR_KIND[compiled.resultKind],
+      };
     } catch {
       options = { ...options, formula, isValid: false, referencedFieldIds: [], result: null };
     }
@@ -44,7 +65,11 @@ export function describeField(store: EmulatorStore, table: TableState, field: Fi
   return out;
 }
 
-export function describeTable(store: EmulatorStore, table: TableState, includeVisibleFieldIds = false): Record<string, unknown> {
+export function describeTable(
+  store: EmulatorStore,
+  table: TableState,
+  includeVisibleFieldIds = false,
+): Record<string, unknown> {
   return {
     id: table.id,
     name: table.name,
@@ -80,7 +105,9 @@ export function listBases(call: MetaCall, visible: (baseId: string) => boolean):
 /** `GET /v0/meta/bases/{baseId}/tables`. */
 export function getBaseSchema(call: MetaCall, base: BaseState): unknown {
   const include = call.query.getAll('include[]');
-  return { tables: base.tables.map((t) => describeTable(call.store, t, include.includes('visibleFieldIds'))) };
+  return {
+    tables: base.tables.map((t) => describeTable(call.store, t, include.includes('visibleFieldIds'))),
+  };
 }
 
 function objectBody(body: unknown): Record<string, unknown> {
@@ -93,7 +120,11 @@ function checkKeys(object: Record<string, unknown>, allowed: string[]): void {
 }
 
 const duplicateFieldName = (name: string) =>
-  typedError(422, 'DUPLICATE_OR_EMPTY_FIELD_NAME', `Field names must be unique and non-empty (ignoring case): "${name}"`);
+  typedError(
+    422,
+    'DUPLICATE_OR_EMPTY_FIELD_NAME',
+    `Field names must be unique and non-empty (ignoring case): "${name}"`,
+  );
 
 interface FieldSpec {
   name: string;
@@ -105,15 +136,24 @@ interface FieldSpec {
 function readFieldSpec(raw: unknown): FieldSpec {
   const spec = objectBody(raw);
   checkKeys(spec, ['name', 'type', 'description', 'options']);
-  if (typeof spec.name !== 'string' || spec.name.trim() === '') throw duplicateFieldName(String(spec.name ?? ''));
+  if (typeof spec.name !== 'string' || spec.name.trim() === '')
+    throw duplicateFieldName(String(spec.name ?? ''));
   if (typeof spec.type !== 'string') throw errors.invalidRequest();
   if (spec.description !== undefined && typeof spec.description !== 'string') throw errors.invalidRequest();
-  if (spec.options !== undefined && (typeof spec.options !== 'object' || spec.options === null || Array.isArray(spec.options))) {
+  if (
+    spec.options !== undefined &&
+    (typeof spec.options !== 'object' || spec.options === null || Array.isArray(spec.options))
+  ) {
     throw errors.invalidRequest();
   }
-  if (!KNOWN_TYPES.has(spec.type)) throw typedError(422, 'INVALID_FIELD_TYPE', `Unknown field type "${spec.type}"`);
+  if (!KNOWN_TYPES.has(spec.type))
+    throw typedError(422, 'INVALID_FIELD_TYPE', `Unknown field type "${spec.type}"`);
   if (!isCreatableType(spec.type)) {
-    throw typedError(422, 'UNSUPPORTED_FIELD_TYPE_FOR_CREATE', `Creating fields of type "${spec.type}" is not supported`);
+    throw typedError(
+      422,
+      'UNSUPPORTED_FIELD_TYPE_FOR_CREATE',
+      `Creating fields of type "${spec.type}" is not supported`,
+    );
   }
   return spec as unknown as FieldSpec;
 }
@@ -122,13 +162,23 @@ const invalidOptions = (type: string, why: string) =>
   typedError(422, 'INVALID_FIELD_TYPE_OPTIONS_FOR_CREATE', `Invalid options for field type ${type}: ${why}`);
 
 /** Options Airtable requires on create, checked and completed. */
-function checkOptions(store: EmulatorStore, base: BaseState, spec: FieldSpec): Record<string, unknown> | undefined {
+function checkOptions(
+  store: EmulatorStore,
+  base: BaseState,
+  spec: FieldSpec,
+): Record<string, unknown> | undefined {
   const options = spec.options ? structuredClone(spec.options) : undefined;
   const need = (condition: boolean, why: string): void => {
     if (!condition) throw invalidOptions(spec.type, why);
   };
   const precision = (o: Record<string, unknown> | undefined) =>
-    need(typeof o?.precision === 'number' && Number.isInteger(o.precision) && o.precision >= 0 && o.precision <= 8, 'precision must be an integer 0–8');
+    need(
+      typeof o?.precision === 'number' &&
+        Number.isInteger(o.precision) &&
+        o.precision >= 0 &&
+        o.precision <= 8,
+      'precision must be an integer 0–8',
+    );
   switch (spec.type) {
     case 'number':
     case 'percent':
@@ -144,7 +194,11 @@ function checkOptions(store: EmulatorStore, base: BaseState, spec: FieldSpec): R
       const choices = options!.choices as Array<{ name?: unknown; color?: unknown }>;
       options!.choices = choices.map((c, i) => {
         need(typeof c?.name === 'string' && c.name !== '', 'every choice needs a name');
-        return { id: store.ids.next('sel'), name: c.name, color: typeof c.color === 'string' ? c.color : SELECT_COLORS[i % SELECT_COLORS.length] };
+        return {
+          id: store.ids.next('sel'),
+          name: c.name,
+          color: typeof c.color === 'string' ? c.color : SELECT_COLORS[i % SELECT_COLORS.length],
+        };
       });
       break;
     }
@@ -152,7 +206,12 @@ function checkOptions(store: EmulatorStore, base: BaseState, spec: FieldSpec): R
       need(typeof options?.dateFormat === 'object' && options.dateFormat !== null, 'dateFormat is required');
       break;
     case 'dateTime':
-      need(typeof options?.dateFormat === 'object' && typeof options?.timeFormat === 'object' && typeof options?.timeZone === 'string', 'dateFormat, timeFormat and timeZone are required');
+      need(
+        typeof options?.dateFormat === 'object' &&
+          typeof options?.timeFormat === 'object' &&
+          typeof options?.timeZone === 'string',
+        'dateFormat, timeFormat and timeZone are required',
+      );
       break;
     case 'multipleRecordLinks': {
       need(typeof options?.linkedTableId === 'string', 'linkedTableId is required');
@@ -176,7 +235,13 @@ function uniqueName(table: TableState, wanted: string): string {
  * Adds a field (inside a transaction). A new link field gets its inverse in the linked table,
  * named after this table, as Airtable creates it.
  */
-function addField(call: MetaCall, base: BaseState, table: TableState, spec: FieldSpec, txnAdd: (apply: () => void, undo: () => void) => void): FieldState {
+function addField(
+  call: MetaCall,
+  base: BaseState,
+  table: TableState,
+  spec: FieldSpec,
+  txnAdd: (apply: () => void, undo: () => void) => void,
+): FieldState {
   const options = checkOptions(call.store, base, spec);
   const field: FieldState = {
     id: call.store.ids.next('fld'),
@@ -191,13 +256,22 @@ function addField(call: MetaCall, base: BaseState, table: TableState, spec: Fiel
   );
   if (field.type === 'multipleRecordLinks') {
     const linked = base.tables.find((t) => t.id === field.options!.linkedTableId)!;
-    field.options = { linkedTableId: linked.id, isReversed: false, prefersSingleRecordLink: Boolean(options?.prefersSingleRecordLink) };
+    field.options = {
+      linkedTableId: linked.id,
+      isReversed: false,
+      prefersSingleRecordLink: Boolean(options?.prefersSingleRecordLink),
+    };
     if (linked !== table) {
       const inverse: FieldState = {
         id: call.store.ids.next('fld'),
         name: uniqueName(linked, table.name),
         type: 'multipleRecordLinks',
-        options: { linkedTableId: table.id, inverseLinkFieldId: field.id, isReversed: false, prefersSingleRecordLink: false },
+        options: {
+          linkedTableId: table.id,
+          inverseLinkFieldId: field.id,
+          isReversed: false,
+          prefersSingleRecordLink: false,
+        },
       };
       field.options.inverseLinkFieldId = inverse.id;
       txnAdd(
@@ -213,11 +287,13 @@ function addField(call: MetaCall, base: BaseState, table: TableState, spec: Fiel
 export function createTable(call: MetaCall, base: BaseState): unknown {
   const body = objectBody(call.body);
   checkKeys(body, ['name', 'description', 'fields']);
-  if (typeof body.name !== 'string' || body.name.trim() === '') throw typedError(422, 'INVALID_TABLE_NAME', 'A table needs a non-empty name');
+  if (typeof body.name !== 'string' || body.name.trim() === '')
+    throw typedError(422, 'INVALID_TABLE_NAME', 'A table needs a non-empty name');
   if (base.tables.some((t) => t.name.toLowerCase() === (body.name as string).toLowerCase())) {
     throw typedError(422, 'DUPLICATE_TABLE_NAME', `A table named "${body.name}" already exists in this base`);
   }
-  if (!Array.isArray(body.fields) || body.fields.length === 0) throw errors.invalidRequest('Invalid request: a table needs at least one field.');
+  if (!Array.isArray(body.fields) || body.fields.length === 0)
+    throw errors.invalidRequest('Invalid request: a table needs at least one field.');
   const specs = body.fields.map(readFieldSpec);
   const names = new Set<string>();
   for (const spec of specs) {
@@ -241,7 +317,8 @@ export function createTable(call: MetaCall, base: BaseState): unknown {
       () => base.tables.push(created),
       () => base.tables.splice(base.tables.indexOf(created), 1),
     );
-    for (const spec of specs) addField(call, base, created, spec, (apply, undo) => call.store.changeSchema(txn, apply, undo));
+    for (const spec of specs)
+      addField(call, base, created, spec, (apply, undo) => call.store.changeSchema(txn, apply, undo));
     created.primaryFieldId = created.fields[0]!.id;
     return created;
   });
@@ -253,9 +330,16 @@ export function updateTable(call: MetaCall, base: BaseState, table: TableState):
   const body = objectBody(call.body);
   checkKeys(body, ['name', 'description']);
   if (body.name !== undefined) {
-    if (typeof body.name !== 'string' || body.name.trim() === '') throw typedError(422, 'INVALID_TABLE_NAME', 'A table needs a non-empty name');
-    if (base.tables.some((t) => t !== table && t.name.toLowerCase() === (body.name as string).toLowerCase())) {
-      throw typedError(422, 'DUPLICATE_TABLE_NAME', `A table named "${body.name}" already exists in this base`);
+    if (typeof body.name !== 'string' || body.name.trim() === '')
+      throw typedError(422, 'INVALID_TABLE_NAME', 'A table needs a non-empty name');
+    if (
+      base.tables.some((t) => t !== table && t.name.toLowerCase() === (body.name as string).toLowerCase())
+    ) {
+      throw typedError(
+        422,
+        'DUPLICATE_TABLE_NAME',
+        `A table named "${body.name}" already exists in this base`,
+      );
     }
   }
   if (body.description !== undefined && typeof body.description !== 'string') throw errors.invalidRequest();
@@ -276,8 +360,11 @@ export function updateTable(call: MetaCall, base: BaseState, table: TableState):
 /** `POST /v0/meta/bases/{baseId}/tables/{tableId}/fields`. */
 export function createField(call: MetaCall, base: BaseState, table: TableState): unknown {
   const spec = readFieldSpec(call.body);
-  if (table.fields.some((f) => f.name.toLowerCase() === spec.name.toLowerCase())) throw duplicateFieldName(spec.name);
-  const field = call.store.transaction((txn) => addField(call, base, table, spec, (apply, undo) => call.store.changeSchema(txn, apply, undo)));
+  if (table.fields.some((f) => f.name.toLowerCase() === spec.name.toLowerCase()))
+    throw duplicateFieldName(spec.name);
+  const field = call.store.transaction((txn) =>
+    addField(call, base, table, spec, (apply, undo) => call.store.changeSchema(txn, apply, undo)),
+  );
   return describeField(call.store, table, field);
 }
 
@@ -287,23 +374,36 @@ export function updateField(call: MetaCall, table: TableState, field: FieldState
   checkKeys(body, ['name', 'description', 'options']);
   if (body.name !== undefined) {
     if (typeof body.name !== 'string' || body.name.trim() === '') throw duplicateFieldName(String(body.name));
-    if (table.fields.some((f) => f !== field && f.name.toLowerCase() === (body.name as string).toLowerCase())) throw duplicateFieldName(body.name);
+    if (table.fields.some((f) => f !== field && f.name.toLowerCase() === (body.name as string).toLowerCase()))
+      throw duplicateFieldName(body.name);
   }
   if (body.description !== undefined && typeof body.description !== 'string') throw errors.invalidRequest();
-  if (body.options !== undefined && (typeof body.options !== 'object' || body.options === null || Array.isArray(body.options))) {
+  if (
+    body.options !== undefined &&
+    (typeof body.options !== 'object' || body.options === null || Array.isArray(body.options))
+  ) {
     throw errors.invalidRequest();
   }
   if (body.options !== undefined && COMPUTED_TYPES.has(field.type) && field.type !== 'formula') {
-    throw typedError(422, 'INVALID_FIELD_TYPE_OPTIONS', `The options of a ${field.type} field cannot be changed`);
+    throw typedError(
+      422,
+      'INVALID_FIELD_TYPE_OPTIONS',
+      `The options of a ${field.type} field cannot be changed`,
+    );
   }
   call.store.transaction((txn) => {
-    const before = structuredClone({ name: field.name, description: field.description, options: field.options });
+    const before = structuredClone({
+      name: field.name,
+      description: field.description,
+      options: field.options,
+    });
     call.store.changeSchema(
       txn,
       () => {
         if (typeof body.name === 'string') field.name = body.name;
         if (typeof body.description === 'string') field.description = body.description;
-        if (body.options) field.options = mergeOptions(call.store, table, field, body.options as Record<string, unknown>);
+        if (body.options)
+          field.options = mergeOptions(call.store, table, field, body.options as Record<string, unknown>);
       },
       () => {
         field.name = before.name;
@@ -318,7 +418,12 @@ export function updateField(call: MetaCall, table: TableState, field: FieldState
   return describeField(call.store, table, field);
 }
 
-function mergeOptions(store: EmulatorStore, table: TableState, field: FieldState, patch: Record<string, unknown>): Record<string, unknown> {
+function mergeOptions(
+  store: EmulatorStore,
+  table: TableState,
+  field: FieldState,
+  patch: Record<string, unknown>,
+): Record<string, unknown> {
   const next = { ...(field.options ?? {}), ...structuredClone(patch) };
   if ((field.type === 'singleSelect' || field.type === 'multipleSelects') && Array.isArray(patch.choices)) {
     // Choices keep their ids (and so the cells that use them) when named by id or by name.
@@ -334,7 +439,10 @@ function mergeOptions(store: EmulatorStore, table: TableState, field: FieldState
   }
   if (field.type === 'formula' && typeof patch.formula === 'string') {
     try {
-      next.formula = rewriteFieldReferences(patch.formula, (name) => store.findField(table, name)?.id ?? name);
+      next.formula = rewriteFieldReferences(
+        patch.formula,
+        (name) => store.findField(table, name)?.id ?? name,
+      );
     } catch {
       // Unreadable text is kept as given; the field then reports isValid: false.
       next.formula = patch.formula;

@@ -45,7 +45,12 @@ export type IdPrefix = 'app' | 'tbl' | 'fld' | 'rec' | 'viw' | 'sel' | 'att' | '
 export const ID_BODY_LENGTH = 14;
 
 export function isAirtableId(value: unknown, prefix: IdPrefix): value is string {
-  return typeof value === 'string' && value.length === 3 + ID_BODY_LENGTH && value.startsWith(prefix) && /^[A-Za-z0-9]+$/.test(value);
+  return (
+    typeof value === 'string' &&
+    value.length === 3 + ID_BODY_LENGTH &&
+    value.startsWith(prefix) &&
+    /^[A-Za-z0-9]+$/.test(value)
+  );
 }
 
 /** Hands out ids that never repeat within one emulator, drawn from a seeded stream. */

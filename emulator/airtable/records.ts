@@ -1,11 +1,25 @@
 import { CellWriter, RecordReader, isEmptyCell, type RenderOptions } from './cells';
 import { errors, ApiError } from './errors';
 import { MERGEABLE_TYPES, NUMBER_TYPES } from './field-types';
-import { FormulaSyntaxError, UnknownFieldsError, compileFormula, type CompiledFormula } from './formula/evaluate';
+import {
+  FormulaSyntaxError,
+  UnknownFieldsError,
+  compileFormula,
+  type CompiledFormula,
+} from './formula/evaluate';
 import { formulaKindOfField } from './cells';
 import { FormulaRuntimeError, toText, truthy } from './formula/values';
 import { isAirtableId, type IdFactory } from './random';
-import { choicesOf, type BaseState, type Collaborator, type EmulatorStore, type FieldState, type RecordState, type TableState, type ViewState } from './store';
+import {
+  choicesOf,
+  type BaseState,
+  type Collaborator,
+  type EmulatorStore,
+  type FieldState,
+  type RecordState,
+  type TableState,
+  type ViewState,
+} from './store';
 
 /** What a record endpoint gets from the router. */
 export interface RecordCall {
@@ -37,7 +51,8 @@ interface ListParams {
 }
 
 function parseInteger(raw: unknown): number {
-  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+  const n =
+    typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
   if (!Number.isInteger(n)) throw errors.invalidRequest();
   return n;
 }
@@ -51,21 +66,28 @@ function parseBoolean(raw: unknown): boolean {
 }
 
 function checkListParams(params: ListParams): ListParams {
-  if (!Number.isInteger(params.pageSize) || params.pageSize < 1 || params.pageSize > MAX_PAGE_SIZE) throw errors.invalidRequest();
+  if (!Number.isInteger(params.pageSize) || params.pageSize < 1 || params.pageSize > MAX_PAGE_SIZE)
+    throw errors.invalidRequest();
   if (params.maxRecords !== undefined && params.maxRecords < 1) throw errors.invalidRequest();
   if (params.cellFormat !== 'json' && params.cellFormat !== 'string') throw errors.invalidRequest();
   if (params.cellFormat === 'string') {
     if (!params.timeZone || !params.userLocale) {
-      throw errors.invalidRequest('Invalid request: cellFormat "string" requires both timeZone and userLocale.');
+      throw errors.invalidRequest(
+        'Invalid request: cellFormat "string" requires both timeZone and userLocale.',
+      );
     }
     try {
       new Intl.DateTimeFormat(params.userLocale, { timeZone: params.timeZone });
     } catch {
-      throw errors.invalidRequest(`Invalid request: unknown timeZone or userLocale (${params.timeZone}, ${params.userLocale}).`);
+      throw errors.invalidRequest(
+        `Invalid request: unknown timeZone or userLocale (${params.timeZone}, ${params.userLocale}).`,
+      );
     }
   }
   for (const item of params.recordMetadata) if (item !== 'commentCount') throw errors.invalidRequest();
-  for (const s of params.sort ?? []) if (typeof s.field !== 'string' || (s.direction !== 'asc' && s.direction !== 'desc')) throw errors.invalidRequest();
+  for (const s of params.sort ?? [])
+    if (typeof s.field !== 'string' || (s.direction !== 'asc' && s.direction !== 'desc'))
+      throw errors.invalidRequest();
   return params;
 }
 
@@ -197,13 +219,20 @@ function compileFilter(store: EmulatorStore, table: TableState, text: string): C
       return field ? { id: field.id, kind: formulaKindOfField(field) } : undefined;
     });
   } catch (err) {
-    if (err instanceof UnknownFieldsError) throw errors.invalidFormula(`Unknown field names: ${err.names.join(', ')}`);
-    if (err instanceof FormulaSyntaxError) throw errors.invalidFormula('Invalid formula. Please check your formula text.');
+    if (err instanceof UnknownFieldsError)
+      throw errors.invalidFormula(`Unknown field names: ${err.names.join(', ')}`);
+    if (err instanceof FormulaSyntaxError)
+      throw errors.invalidFormula('Invalid formula. Please check your formula text.');
     throw err;
   }
 }
 
-function matches(formula: CompiledFormula, reader: RecordReader, table: TableState, record: RecordState): boolean {
+function matches(
+  formula: CompiledFormula,
+  reader: RecordReader,
+  table: TableState,
+  record: RecordState,
+): boolean {
   try {
     return truthy(formula.evaluate(reader.contextFor(table, record)));
   } catch (err) {
@@ -238,9 +267,17 @@ function compareKeys(a: SortKey, b: SortKey): number {
 }
 
 /** Orders records by `sort` (a stable sort, so ties keep creation order). */
-function sortRecords(reader: RecordReader, table: TableState, records: RecordState[], sort: Array<{ field: FieldState; direction: 'asc' | 'desc' }>): RecordState[] {
+function sortRecords(
+  reader: RecordReader,
+  table: TableState,
+  records: RecordState[],
+  sort: Array<{ field: FieldState; direction: 'asc' | 'desc' }>,
+): RecordState[] {
   if (sort.length === 0) return records;
-  const keyed = records.map((record) => ({ record, keys: sort.map((s) => sortKey(reader, table, record, s.field)) }));
+  const keyed = records.map((record) => ({
+    record,
+    keys: sort.map((s) => sortKey(reader, table, record, s.field)),
+  }));
   keyed.sort((x, y) => {
     for (let i = 0; i < sort.length; i++) {
       const order = compareKeys(x.keys[i]!, y.keys[i]!);
@@ -274,11 +311,18 @@ export function renderRecord(
 ): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
   for (const field of options.fields ?? table.fields) {
-    const value = options.cellFormat === 'string' ? reader.stringValue(table, record, field, options) : reader.jsonValue(table, record, field);
+    const value =
+      options.cellFormat === 'string'
+        ? reader.stringValue(table, record, field, options)
+        : reader.jsonValue(table, record, field);
     if (isEmptyCell(value)) continue;
     fields[options.byFieldId ? field.id : field.name] = value;
   }
-  const out: Record<string, unknown> = { id: record.id, createdTime: new Date(record.createdTime).toISOString(), fields };
+  const out: Record<string, unknown> = {
+    id: record.id,
+    createdTime: new Date(record.createdTime).toISOString(),
+    fields,
+  };
   if (options.commentCount) out.commentCount = record.commentCount;
   return out;
 }
@@ -286,7 +330,11 @@ export function renderRecord(
 const OFFSET_PATTERN = /^(itr[A-Za-z0-9]{14})\/(rec[A-Za-z0-9]{14})$/;
 
 /** List records, for GET and POST listRecords alike. */
-export function listRecords(call: RecordCall, params: ListParams, iterators: ListIterators): { records: unknown[]; offset?: string } {
+export function listRecords(
+  call: RecordCall,
+  params: ListParams,
+  iterators: ListIterators,
+): { records: unknown[]; offset?: string } {
   const { store, base, table } = call;
   const reader = new RecordReader(store, base, call.now);
   const view = params.view ? findView(table, params.view) : undefined;
@@ -359,7 +407,9 @@ export function listRecords(call: RecordCall, params: ListParams, iterators: Lis
     byFieldId: params.returnFieldsByFieldId,
     commentCount: params.recordMetadata.includes('commentCount'),
   };
-  const result: { records: unknown[]; offset?: string } = { records: page.map((r) => renderRecord(reader, table, r, renderOptions)) };
+  const result: { records: unknown[]; offset?: string } = {
+    records: page.map((r) => renderRecord(reader, table, r, renderOptions)),
+  };
   if (cursor < ids.length) {
     iteratorId ??= iterators.start(table.id, ids);
     result.offset = `${iteratorId}/${ids[cursor]}`;
@@ -400,22 +450,27 @@ function checkKeys(object: Record<string, unknown>, allowed: string[]): void {
 }
 
 function fieldsOf(record: unknown): Record<string, unknown> {
-  if (typeof record !== 'object' || record === null || Array.isArray(record)) throw errors.invalidRecords('Each record must be an object');
+  if (typeof record !== 'object' || record === null || Array.isArray(record))
+    throw errors.invalidRecords('Each record must be an object');
   const fields = (record as { fields?: unknown }).fields;
   if (fields === undefined) throw errors.missingFields();
   if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw errors.invalidRequest();
   return fields as Record<string, unknown>;
 }
 
-function batchOf(body: Record<string, unknown>, verb: 'created' | 'updated' | 'deleted'): unknown[] {
+function batchOf(body: Record<string, unknown>, verb: 'created' | 'updated'): unknown[] {
   const records = body.records;
-  if (!Array.isArray(records)) throw errors.invalidRecords('The "records" parameter must be an array of records');
+  if (!Array.isArray(records))
+    throw errors.invalidRecords('The "records" parameter must be an array of records');
   if (records.length === 0) throw errors.invalidRecords(`At least one record must be ${verb} per request`);
   if (records.length > MAX_RECORDS_PER_WRITE) throw errors.tooManyRecords(verb, records.length);
   return records;
 }
 
-function writeOptions(call: RecordCall, body: Record<string, unknown>): { typecast: boolean; byFieldId: boolean } {
+function writeOptions(
+  call: RecordCall,
+  body: Record<string, unknown>,
+): { typecast: boolean; byFieldId: boolean } {
   return { typecast: parseBoolean(body.typecast), byFieldId: parseBoolean(body.returnFieldsByFieldId) };
 }
 
@@ -430,7 +485,8 @@ export function createRecords(call: RecordCall): unknown {
   const created = call.store.transaction((txn) => {
     const writer = new CellWriter(call.store, call.base, txn, { typecast, user: call.user, now: call.now });
     return inputs.map((input) => {
-      if (!single && typeof input === 'object' && input !== null) checkKeys(input as Record<string, unknown>, ['fields']);
+      if (!single && typeof input === 'object' && input !== null)
+        checkKeys(input as Record<string, unknown>, ['fields']);
       const fields = fieldsOf(input);
       const record = writer.createRecord(call.table);
       writer.writeFields(call.table, record, fields, false);
@@ -459,12 +515,14 @@ export function updateRecords(call: RecordCall, destructive: boolean): unknown {
   const reader = new RecordReader(call.store, call.base, call.now);
   const render = (r: RecordState) => renderRecord(reader, call.table, r, { cellFormat: 'json', byFieldId });
 
-  if (body.performUpsert !== undefined) return upsert(call, body.performUpsert, inputs, destructive, typecast, render);
+  if (body.performUpsert !== undefined)
+    return upsert(call, body.performUpsert, inputs, destructive, typecast, render);
 
   const updated = call.store.transaction((txn) => {
     const writer = new CellWriter(call.store, call.base, txn, { typecast, user: call.user, now: call.now });
     return inputs.map((input) => {
-      if (typeof input === 'object' && input !== null) checkKeys(input as Record<string, unknown>, ['id', 'fields']);
+      if (typeof input === 'object' && input !== null)
+        checkKeys(input as Record<string, unknown>, ['id', 'fields']);
       const fields = fieldsOf(input);
       const record = recordOfTable(call, (input as { id?: unknown }).id);
       writer.writeFields(call.table, record, fields, destructive);
@@ -482,11 +540,19 @@ function upsert(
   typecast: boolean,
   render: (r: RecordState) => unknown,
 ): unknown {
-  if (typeof performUpsert !== 'object' || performUpsert === null || Array.isArray(performUpsert)) throw errors.invalidRequest();
+  if (typeof performUpsert !== 'object' || performUpsert === null || Array.isArray(performUpsert))
+    throw errors.invalidRequest();
   checkKeys(performUpsert as Record<string, unknown>, ['fieldsToMergeOn']);
   const names = (performUpsert as { fieldsToMergeOn?: unknown }).fieldsToMergeOn;
-  if (!Array.isArray(names) || names.length < 1 || names.length > 3 || !names.every((n) => typeof n === 'string')) {
-    throw errors.invalidRequest('Invalid request: performUpsert.fieldsToMergeOn must list 1 to 3 field names or ids.');
+  if (
+    !Array.isArray(names) ||
+    names.length < 1 ||
+    names.length > 3 ||
+    !names.every((n) => typeof n === 'string')
+  ) {
+    throw errors.invalidRequest(
+      'Invalid request: performUpsert.fieldsToMergeOn must list 1 to 3 field names or ids.',
+    );
   }
   const mergeFields = resolveFields(call.store, call.table, names as string[]);
   for (const field of mergeFields) {
@@ -503,7 +569,8 @@ function upsert(
   const records = call.store.transaction((txn) => {
     const writer = new CellWriter(call.store, call.base, txn, { typecast, user: call.user, now: call.now });
     return inputs.map((input, index) => {
-      if (typeof input === 'object' && input !== null) checkKeys(input as Record<string, unknown>, ['id', 'fields']);
+      if (typeof input === 'object' && input !== null)
+        checkKeys(input as Record<string, unknown>, ['id', 'fields']);
       const fields = fieldsOf(input);
       const id = (input as { id?: unknown }).id;
       if (id !== undefined) {
@@ -515,14 +582,26 @@ function upsert(
       const keys = mergeFields.map((field) => {
         const key = Object.keys(fields).find((k) => k === field.name || k === field.id);
         if (key === undefined) {
-          throw errors.invalidRecords(`Record ${index} must include a value for every field in fieldsToMergeOn (missing "${field.name}")`);
+          throw errors.invalidRecords(
+            `Record ${index} must include a value for every field in fieldsToMergeOn (missing "${field.name}")`,
+          );
         }
-        return { field, value: JSON.stringify(writer.normalizeForMatch(call.table, field, fields[key]) ?? null) };
+        return {
+          field,
+          value: JSON.stringify(writer.normalizeForMatch(call.table, field, fields[key]) ?? null),
+        };
       });
       const found = existing.filter(
-        (r) => call.base.records.has(r.id) && keys.every(({ field, value }) => JSON.stringify(r.cells[field.id] ?? null) === value),
+        (r) =>
+          call.base.records.has(r.id) &&
+          keys.every(({ field, value }) => JSON.stringify(r.cells[field.id] ?? null) === value),
       );
-      if (found.length > 1) throw errors.upsertAmbiguous(index, found.length, mergeFields.map((f) => f.name));
+      if (found.length > 1)
+        throw errors.upsertAmbiguous(
+          index,
+          found.length,
+          mergeFields.map((f) => f.name),
+        );
       if (found.length === 1) {
         writer.writeFields(call.table, found[0]!, fields, destructive);
         updatedIds.push(found[0]!.id);
@@ -547,20 +626,43 @@ export function updateRecord(call: RecordCall, recordId: string, destructive: bo
   const { typecast, byFieldId } = writeOptions(call, body);
   const fields = fieldsOf(body);
   call.store.transaction((txn) => {
-    new CellWriter(call.store, call.base, txn, { typecast, user: call.user, now: call.now }).writeFields(call.table, record, fields, destructive);
+    new CellWriter(call.store, call.base, txn, { typecast, user: call.user, now: call.now }).writeFields(
+      call.table,
+      record,
+      fields,
+      destructive,
+    );
   });
-  return renderRecord(new RecordReader(call.store, call.base, call.now), call.table, record, { cellFormat: 'json', byFieldId });
+  return renderRecord(new RecordReader(call.store, call.base, call.now), call.table, record, {
+    cellFormat: 'json',
+    byFieldId,
+  });
 }
 
 /** `DELETE /v0/{base}/{table}?records[]=…` (1–10). */
 export function deleteRecords(call: RecordCall): unknown {
   const ids: string[] = [];
-  for (const [key, value] of call.query) if (key === 'records[]' || /^records\[\d+\]$/.test(key)) ids.push(value);
-  if (ids.length === 0) throw errors.invalidRecords('At least one record must be deleted per request');
-  if (ids.length > MAX_RECORDS_PER_WRITE) throw errors.tooManyRecords('deleted', ids.length);
-  const records = ids.map((id) => recordOfTable(call, id));
+  let bare = false;
+  for (const [key, value] of call.query) {
+    if (key === 'records[]' || /^records\[\d+\]$/.test(key)) ids.push(value);
+    else if (key === 'records') bare = true;
+  }
+  // Seen in clients: `records=rec…` without brackets, none, or more than 10 all get this answer.
+  if (bare || ids.length === 0 || ids.length > MAX_RECORDS_PER_WRITE) {
+    throw errors.invalidRecords('"records" must be an array of up to 10 record IDs.');
+  }
+  // Seen in clients: a batch delete naming a record that does not exist answers 404.
+  const records = ids.map((id) => {
+    const record = call.base.records.get(id);
+    if (!record || record.tableId !== call.table.id) throw errors.recordNotFound();
+    return record;
+  });
   call.store.transaction((txn) => {
-    const writer = new CellWriter(call.store, call.base, txn, { typecast: false, user: call.user, now: call.now });
+    const writer = new CellWriter(call.store, call.base, txn, {
+      typecast: false,
+      user: call.user,
+      now: call.now,
+    });
     for (const record of records) {
       if (!call.base.records.has(record.id)) continue;
       call.store.removeRecord(txn, call.base, call.table, record);
@@ -576,7 +678,11 @@ export function deleteRecord(call: RecordCall, recordId: string): unknown {
   if (!record || record.tableId !== call.table.id) throw errors.recordNotFound();
   call.store.transaction((txn) => {
     call.store.removeRecord(txn, call.base, call.table, record);
-    new CellWriter(call.store, call.base, txn, { typecast: false, user: call.user, now: call.now }).unlinkEverywhere(record, call.now);
+    new CellWriter(call.store, call.base, txn, {
+      typecast: false,
+      user: call.user,
+      now: call.now,
+    }).unlinkEverywhere(record, call.now);
   });
   return { id: record.id, deleted: true };
 }

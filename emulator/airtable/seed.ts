@@ -29,20 +29,33 @@ export const DEFAULT_VIEW_NAME = 'Grid view';
  */
 export function loadSeed(store: EmulatorStore, seed: EmulatorSeed, now: number, user: Collaborator): void {
   if (!seed || !Array.isArray(seed.bases)) throw new SeedError('a seed is {"bases":[…]}');
-  const pending: Array<{ base: BaseState; table: TableState; seedFields: EmulatorSeedField[]; records: EmulatorSeed['bases'][number]['tables'][number]['records'] }> = [];
+  const pending: Array<{
+    base: BaseState;
+    table: TableState;
+    seedFields: EmulatorSeedField[];
+    records: EmulatorSeed['bases'][number]['tables'][number]['records'];
+  }> = [];
 
   for (const seedBase of seed.bases) {
-    if (!isAirtableId(seedBase.id, 'app')) throw new SeedError(`base id ${JSON.stringify(seedBase.id)} is not "app" and 14 letters or digits`);
+    if (!isAirtableId(seedBase.id, 'app'))
+      throw new SeedError(`base id ${JSON.stringify(seedBase.id)} is not "app" and 14 letters or digits`);
     if (store.bases.has(seedBase.id)) throw new SeedError(`base ${seedBase.id} appears twice`);
     store.ids.reserve(seedBase.id);
-    const base: BaseState = { id: seedBase.id, name: String(seedBase.name ?? seedBase.id), tables: [], records: new Map() };
+    const base: BaseState = {
+      id: seedBase.id,
+      name: String(seedBase.name ?? seedBase.id),
+      tables: [],
+      records: new Map(),
+    };
     store.bases.set(base.id, base);
     for (const seedTable of seedBase.tables ?? []) {
       if (!seedTable.name) throw new SeedError(`a table of base ${base.id} has no name`);
-      if (!Array.isArray(seedTable.fields) || seedTable.fields.length === 0) throw new SeedError(`table ${seedTable.name} needs at least one field`);
+      if (!Array.isArray(seedTable.fields) || seedTable.fields.length === 0)
+        throw new SeedError(`table ${seedTable.name} needs at least one field`);
       const tableId = takeId(store, seedTable.id, 'tbl', `table ${seedTable.name}`);
       const fields: FieldState[] = seedTable.fields.map((f) => {
-        if (!f.name || !f.type) throw new SeedError(`a field of table ${seedTable.name} lacks a name or type`);
+        if (!f.name || !f.type)
+          throw new SeedError(`a field of table ${seedTable.name} lacks a name or type`);
         return {
           id: takeId(store, f.id, 'fld', `field ${f.name}`),
           name: f.name,
@@ -78,8 +91,16 @@ export function loadSeed(store: EmulatorStore, seed: EmulatorSeed, now: number, 
     table.views = [{ id: store.ids.next('viw'), name: DEFAULT_VIEW_NAME, type: 'grid' }];
     for (const view of seedTable.views ?? []) {
       if (view.name === DEFAULT_VIEW_NAME) continue;
-      const state: ViewState = { id: takeId(store, view.id, 'viw', `view ${view.name}`), name: view.name, type: view.type ?? 'grid' };
-      if (view.filterByFormula) state.filterByFormula = rewriteFieldReferences(view.filterByFormula, (name) => store.findField(table, name)?.id ?? name);
+      const state: ViewState = {
+        id: takeId(store, view.id, 'viw', `view ${view.name}`),
+        name: view.name,
+        type: view.type ?? 'grid',
+      };
+      if (view.filterByFormula)
+        state.filterByFormula = rewriteFieldReferences(
+          view.filterByFormula,
+          (name) => store.findField(table, name)?.id ?? name,
+        );
       if (view.sort) {
         state.sort = view.sort.map((s) => {
           const field = store.findField(table, s.field);
@@ -98,7 +119,8 @@ export function loadSeed(store: EmulatorStore, seed: EmulatorSeed, now: number, 
     const writer = new CellWriter(store, base, txn, { typecast: true, user, now });
     for (const seedRecord of records) {
       const createdTime = seedRecord.createdTime ? Date.parse(seedRecord.createdTime) : now;
-      if (Number.isNaN(createdTime)) throw new SeedError(`record ${seedRecord.id ?? ''} has an invalid createdTime`);
+      if (Number.isNaN(createdTime))
+        throw new SeedError(`record ${seedRecord.id ?? ''} has an invalid createdTime`);
       const id = takeId(store, seedRecord.id, 'rec', `a record of ${table.name}`);
       const record = writer.createRecord(table, id, createdTime);
       record.commentCount = seedRecord.commentCount ?? 0;
@@ -106,7 +128,9 @@ export function loadSeed(store: EmulatorStore, seed: EmulatorSeed, now: number, 
         try {
           writer.writeFields(table, record, seedRecord.fields ?? {}, false, createdTime);
         } catch (err) {
-          throw new SeedError(`record ${record.id} of ${table.name}: ${err instanceof Error ? err.message : String(err)}`);
+          throw new SeedError(
+            `record ${record.id} of ${table.name}: ${err instanceof Error ? err.message : String(err)}`,
+          );
         }
         // Seeded values are the record's first state, not a later edit.
         record.lastModifiedBy = undefined;
@@ -116,9 +140,15 @@ export function loadSeed(store: EmulatorStore, seed: EmulatorSeed, now: number, 
   for (const write of writes) write();
 }
 
-function takeId(store: EmulatorStore, given: string | undefined, prefix: 'tbl' | 'fld' | 'rec' | 'viw', what: string): string {
+function takeId(
+  store: EmulatorStore,
+  given: string | undefined,
+  prefix: 'tbl' | 'fld' | 'rec' | 'viw',
+  what: string,
+): string {
   if (given === undefined) return store.ids.next(prefix);
-  if (!isAirtableId(given, prefix)) throw new SeedError(`${what}: id ${JSON.stringify(given)} is not "${prefix}" and 14 letters or digits`);
+  if (!isAirtableId(given, prefix))
+    throw new SeedError(`${what}: id ${JSON.stringify(given)} is not "${prefix}" and 14 letters or digits`);
   store.ids.reserve(given);
   return given;
 }
@@ -130,7 +160,9 @@ export function resolveFieldOptions(store: EmulatorStore, base: BaseState, table
     switch (field.type) {
       case 'singleSelect':
       case 'multipleSelects': {
-        const choices = Array.isArray(options.choices) ? (options.choices as Array<{ id?: string; name: string; color?: string }>) : [];
+        const choices = Array.isArray(options.choices)
+          ? (options.choices as Array<{ id?: string; name: string; color?: string }>)
+          : [];
         options.choices = choices.map((c, i) => ({
           id: c.id && isAirtableId(c.id, 'sel') ? (store.ids.reserve(c.id), c.id) : store.ids.next('sel'),
           name: String(c.name),
@@ -141,13 +173,23 @@ export function resolveFieldOptions(store: EmulatorStore, base: BaseState, table
       }
       case 'multipleRecordLinks': {
         const linked = store.findTable(base, String(options.linkedTableId));
-        if (!linked) throw new SeedError(`link field ${field.name} points at unknown table ${String(options.linkedTableId)}`);
+        if (!linked)
+          throw new SeedError(
+            `link field ${field.name} points at unknown table ${String(options.linkedTableId)}`,
+          );
         options.linkedTableId = linked.id;
         if (typeof options.inverseLinkFieldId === 'string') {
           const inverse = store.findField(linked, options.inverseLinkFieldId);
-          if (!inverse) throw new SeedError(`link field ${field.name}: unknown inverse field ${options.inverseLinkFieldId}`);
+          if (!inverse)
+            throw new SeedError(
+              `link field ${field.name}: unknown inverse field ${options.inverseLinkFieldId}`,
+            );
           options.inverseLinkFieldId = inverse.id;
-          inverse.options = { ...(inverse.options ?? {}), linkedTableId: table.id, inverseLinkFieldId: field.id };
+          inverse.options = {
+            ...(inverse.options ?? {}),
+            linkedTableId: table.id,
+            inverseLinkFieldId: field.id,
+          };
         }
         options.isReversed ??= false;
         options.prefersSingleRecordLink ??= false;
@@ -159,12 +201,18 @@ export function resolveFieldOptions(store: EmulatorStore, base: BaseState, table
       case 'rollup':
       case 'count': {
         const link = store.findField(table, String(options.recordLinkFieldId));
-        if (!link || link.type !== 'multipleRecordLinks') throw new SeedError(`${field.type} field ${field.name} needs recordLinkFieldId naming a link field`);
+        if (!link || link.type !== 'multipleRecordLinks')
+          throw new SeedError(
+            `${field.type} field ${field.name} needs recordLinkFieldId naming a link field`,
+          );
         options.recordLinkFieldId = link.id;
         if (field.type !== 'count') {
           const linked = store.findTable(base, String(link.options?.linkedTableId));
           const target = linked ? store.findField(linked, String(options.fieldIdInLinkedTable)) : undefined;
-          if (!target) throw new SeedError(`${field.type} field ${field.name}: unknown fieldIdInLinkedTable ${String(options.fieldIdInLinkedTable)}`);
+          if (!target)
+            throw new SeedError(
+              `${field.type} field ${field.name}: unknown fieldIdInLinkedTable ${String(options.fieldIdInLinkedTable)}`,
+            );
           options.fieldIdInLinkedTable = target.id;
         }
         options.isValid = true;
@@ -173,7 +221,9 @@ export function resolveFieldOptions(store: EmulatorStore, base: BaseState, table
       }
       case 'lastModifiedTime': {
         if (Array.isArray(options.referencedFieldIds)) {
-          options.referencedFieldIds = (options.referencedFieldIds as string[]).map((name) => store.findField(table, name)?.id ?? name);
+          options.referencedFieldIds = (options.referencedFieldIds as string[]).map(
+            (name) => store.findField(table, name)?.id ?? name,
+          );
         }
         field.options = options;
         break;
@@ -202,7 +252,11 @@ export interface PersistedState {
   format: 'airtable-emulator-state';
   version: 1;
   savedAt: string;
-  bases: Array<{ id: string; name: string; tables: Array<Omit<TableState, 'records'> & { records: Array<Omit<RecordState, 'tableId'>> }> }>;
+  bases: Array<{
+    id: string;
+    name: string;
+    tables: Array<Omit<TableState, 'records'> & { records: Array<Omit<RecordState, 'tableId'>> }>;
+  }>;
 }
 
 export function serializeState(store: EmulatorStore): PersistedState {
@@ -223,7 +277,8 @@ export function serializeState(store: EmulatorStore): PersistedState {
 
 /** Rebuilds the store from a saved state; ids in it are never handed out again. */
 export function restoreState(store: EmulatorStore, saved: PersistedState): void {
-  if (saved?.format !== 'airtable-emulator-state' || saved.version !== 1) throw new SeedError('not an emulator state file (format/version)');
+  if (saved?.format !== 'airtable-emulator-state' || saved.version !== 1)
+    throw new SeedError('not an emulator state file (format/version)');
   for (const savedBase of saved.bases) {
     store.ids.reserve(savedBase.id);
     const base: BaseState = { id: savedBase.id, name: savedBase.name, tables: [], records: new Map() };

@@ -2,10 +2,24 @@ import { FormulaRuntimeError, formulaDate, type FormulaDate } from './values';
 
 /** Formula date math runs in UTC, as Airtable's does unless SET_TIMEZONE is used for display. */
 
-const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
 const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 
-type Unit = 'milliseconds' | 'seconds' | 'minutes' | 'hours' | 'days' | 'weeks' | 'months' | 'quarters' | 'years';
+type Unit =
+  'milliseconds' | 'seconds' | 'minutes' | 'hours' | 'days' | 'weeks' | 'months' | 'quarters' | 'years';
 
 const UNIT_ALIASES: Record<string, Unit> = {
   ms: 'milliseconds',
@@ -139,7 +153,14 @@ export function formatDate(date: FormulaDate, format: string): string {
       case 'M':
         return String(month + 1);
       case 'Do': {
-        const suffix = day % 10 === 1 && day !== 11 ? 'st' : day % 10 === 2 && day !== 12 ? 'nd' : day % 10 === 3 && day !== 13 ? 'rd' : 'th';
+        const suffix =
+          day % 10 === 1 && day !== 11
+            ? 'st'
+            : day % 10 === 2 && day !== 12
+              ? 'nd'
+              : day % 10 === 3 && day !== 13
+                ? 'rd'
+                : 'th';
         return `${day}${suffix}`;
       }
       case 'DD':
@@ -281,7 +302,9 @@ export function parseWithFormat(text: string, format: string): FormulaDate | nul
         month = Number(raw) - 1;
         break;
       case 'MMM': {
-        const index = MONTHS.findIndex((name) => name.toLowerCase().startsWith(raw.toLowerCase().slice(0, 3)));
+        const index = MONTHS.findIndex((name) =>
+          name.toLowerCase().startsWith(raw.toLowerCase().slice(0, 3)),
+        );
         if (index < 0) return null;
         month = index;
         break;

@@ -47,7 +47,11 @@ interface FunctionSpec {
   max: number;
   result: FormulaResultKind | 'branches';
   /** Gets unevaluated nodes: for branching functions and field arguments. */
-  lazy?: (args: FormulaNode[], ctx: FormulaContext, evaluate: (node: FormulaNode) => FormulaValue) => FormulaValue;
+  lazy?: (
+    args: FormulaNode[],
+    ctx: FormulaContext,
+    evaluate: (node: FormulaNode) => FormulaValue,
+  ) => FormulaValue;
   eager?: (args: FormulaValue[], ctx: FormulaContext) => FormulaValue;
 }
 
@@ -56,7 +60,9 @@ const text = (v: FormulaValue | undefined): string => toText(v ?? null);
 const bool = (b: boolean): number => (b ? 1 : 0);
 const numbers = (args: FormulaValue[]): number[] =>
   flatten(args)
-    .filter((v) => typeof v === 'number' || (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v))))
+    .filter(
+      (v) => typeof v === 'number' || (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v))),
+    )
     .map((v) => toNumber(v));
 
 function roundTo(value: number, precision: number, mode: 'half' | 'up' | 'down'): number {
@@ -64,7 +70,8 @@ function roundTo(value: number, precision: number, mode: 'half' | 'up' | 'down')
   const scaled = Math.abs(value) * factor;
   // Guards against 1.005 * 100 = 100.49999.
   const nudged = Math.abs(scaled - Math.round(scaled)) < 1e-9 ? Math.round(scaled) : scaled;
-  const rounded = mode === 'half' ? Math.round(nudged) : mode === 'up' ? Math.ceil(nudged) : Math.floor(nudged);
+  const rounded =
+    mode === 'half' ? Math.round(nudged) : mode === 'up' ? Math.ceil(nudged) : Math.floor(nudged);
   return (Math.sign(value) * rounded) / factor;
 }
 
@@ -95,7 +102,12 @@ const FUNCTIONS: Record<string, FunctionSpec> = {
   },
   AND: { min: 1, max: Infinity, result: 'number', eager: (args) => bool(flatten(args).every(truthy)) },
   OR: { min: 1, max: Infinity, result: 'number', eager: (args) => bool(flatten(args).some(truthy)) },
-  XOR: { min: 1, max: Infinity, result: 'number', eager: (args) => bool(flatten(args).filter(truthy).length % 2 === 1) },
+  XOR: {
+    min: 1,
+    max: Infinity,
+    result: 'number',
+    eager: (args) => bool(flatten(args).filter(truthy).length % 2 === 1),
+  },
   NOT: { min: 1, max: 1, result: 'number', eager: ([v]) => bool(!truthy(v ?? null)) },
   IF: {
     min: 2,
@@ -138,7 +150,8 @@ const FUNCTIONS: Record<string, FunctionSpec> = {
     min: 2,
     max: 3,
     result: 'number',
-    eager: ([needle, haystack, start]) => text(haystack).indexOf(text(needle), Math.max(0, num(start ?? 1) - 1)) + 1,
+    eager: ([needle, haystack, start]) =>
+      text(haystack).indexOf(text(needle), Math.max(0, num(start ?? 1) - 1)) + 1,
   },
   SEARCH: {
     min: 2,
@@ -173,7 +186,12 @@ const FUNCTIONS: Record<string, FunctionSpec> = {
       return text(v).slice(from, from + Math.max(0, num(count)));
     },
   },
-  REPT: { min: 2, max: 2, result: 'text', eager: ([v, n]) => text(v).repeat(Math.max(0, Math.trunc(num(n)))) },
+  REPT: {
+    min: 2,
+    max: 2,
+    result: 'text',
+    eager: ([v, n]) => text(v).repeat(Math.max(0, Math.trunc(num(n)))),
+  },
   SUBSTITUTE: {
     min: 3,
     max: 4,
@@ -263,8 +281,18 @@ const FUNCTIONS: Record<string, FunctionSpec> = {
       return list.length === 0 ? 0 : Math.min(...list);
     },
   },
-  COUNT: { min: 1, max: Infinity, result: 'number', eager: (args) => flatten(args).filter((v) => typeof v === 'number').length },
-  COUNTA: { min: 1, max: Infinity, result: 'number', eager: (args) => flatten(args).filter((v) => !isBlank(v)).length },
+  COUNT: {
+    min: 1,
+    max: Infinity,
+    result: 'number',
+    eager: (args) => flatten(args).filter((v) => typeof v === 'number').length,
+  },
+  COUNTA: {
+    min: 1,
+    max: Infinity,
+    result: 'number',
+    eager: (args) => flatten(args).filter((v) => !isBlank(v)).length,
+  },
   COUNTALL: { min: 1, max: Infinity, result: 'number', eager: (args) => flatten(args).length },
   ROUND: { min: 1, max: 2, result: 'number', eager: ([v, p]) => roundTo(num(v), num(p ?? 0), 'half') },
   ROUNDUP: { min: 1, max: 2, result: 'number', eager: ([v, p]) => roundTo(num(v), num(p ?? 0), 'up') },
@@ -332,11 +360,21 @@ const FUNCTIONS: Record<string, FunctionSpec> = {
     },
   },
   EXP: { min: 1, max: 1, result: 'number', eager: ([v]) => Math.exp(num(v)) },
-  LOG: { min: 1, max: 2, result: 'number', eager: ([v, base]) => Math.log(num(v)) / Math.log(num(base ?? 10)) },
+  LOG: {
+    min: 1,
+    max: 2,
+    result: 'number',
+    eager: ([v, base]) => Math.log(num(v)) / Math.log(num(base ?? 10)),
+  },
 
   // Dates
   NOW: { min: 0, max: 0, result: 'date', eager: (_args, ctx) => formulaDate(ctx.now) },
-  TODAY: { min: 0, max: 0, result: 'date', eager: (_args, ctx) => formulaDate(Math.floor(ctx.now / 86_400_000) * 86_400_000, true) },
+  TODAY: {
+    min: 0,
+    max: 0,
+    result: 'date',
+    eager: (_args, ctx) => formulaDate(Math.floor(ctx.now / 86_400_000) * 86_400_000, true),
+  },
   CREATED_TIME: { min: 0, max: 0, result: 'date', eager: (_args, ctx) => formulaDate(ctx.createdTime) },
   LAST_MODIFIED_TIME: {
     min: 0,
@@ -391,7 +429,10 @@ const FUNCTIONS: Record<string, FunctionSpec> = {
     eager: ([v, format]) => {
       if (isFormulaDate(v)) return v;
       const source = text(v);
-      const parsed = format === undefined || text(format) === '' ? parseDateText(source) : parseWithFormat(source, text(format));
+      const parsed =
+        format === undefined || text(format) === ''
+          ? parseDateText(source)
+          : parseWithFormat(source, text(format));
       if (!parsed) throw new FormulaRuntimeError(`cannot parse date ${source}`);
       return parsed;
     },
@@ -481,7 +522,12 @@ const FUNCTIONS: Record<string, FunctionSpec> = {
       });
     },
   },
-  ARRAYCOMPACT: { min: 1, max: 1, result: 'array', eager: ([list]) => flatten([list ?? null]).filter((v) => !isBlank(v)) },
+  ARRAYCOMPACT: {
+    min: 1,
+    max: 1,
+    result: 'array',
+    eager: ([list]) => flatten([list ?? null]).filter((v) => !isBlank(v)),
+  },
   ARRAYFLATTEN: { min: 1, max: 1, result: 'array', eager: ([list]) => flatten([list ?? null]) },
   ARRAYSLICE: {
     min: 2,
@@ -631,7 +677,10 @@ export function compileFormula(
       case 'call': {
         const spec = FUNCTIONS[node.name]!;
         if (spec.result !== 'branches') return spec.result;
-        const branches = node.name === 'IF' ? node.args.slice(1) : node.args.filter((_, i) => i > 0 && (i % 2 === 0 || i === node.args.length - 1));
+        const branches =
+          node.name === 'IF'
+            ? node.args.slice(1)
+            : node.args.filter((_, i) => i > 0 && (i % 2 === 0 || i === node.args.length - 1));
         for (const branch of branches) {
           const kind = kindOf(branch);
           if (kind !== 'unknown') return kind;

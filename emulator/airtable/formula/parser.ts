@@ -67,7 +67,8 @@ export function tokenize(text: string): Token[] {
       let name = '';
       i++;
       for (;;) {
-        if (i >= text.length) throw new FormulaSyntaxError(`unterminated field reference starting at ${start}`);
+        if (i >= text.length)
+          throw new FormulaSyntaxError(`unterminated field reference starting at ${start}`);
         const c = text[i]!;
         if (c === '\\' && i + 1 < text.length) {
           name += text[i + 1];
@@ -86,7 +87,12 @@ export function tokenize(text: string): Token[] {
     }
     const numberMatch = /^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/.exec(text.slice(i));
     if (numberMatch) {
-      tokens.push({ type: 'number', value: Number(numberMatch[0]), pos: start, end: i + numberMatch[0].length });
+      tokens.push({
+        type: 'number',
+        value: Number(numberMatch[0]),
+        pos: start,
+        end: i + numberMatch[0].length,
+      });
       i += numberMatch[0].length;
       continue;
     }
@@ -120,7 +126,8 @@ export function parseFormula(text: string, options: { allowValues?: boolean } = 
   };
   const expectOp = (value: string): void => {
     const token = take();
-    if (token.type !== 'op' || token.value !== value) throw new FormulaSyntaxError(`expected "${value}" at ${token.pos}`);
+    if (token.type !== 'op' || token.value !== value)
+      throw new FormulaSyntaxError(`expected "${value}" at ${token.pos}`);
   };
 
   function comparison(): FormulaNode {

@@ -16,7 +16,12 @@ export class FormulaRuntimeError extends Error {
 }
 
 export function isFormulaDate(value: unknown): value is FormulaDate {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && (value as FormulaDate).kind === 'date';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    (value as FormulaDate).kind === 'date'
+  );
 }
 
 export function formulaDate(ms: number, dateOnly = false): FormulaDate {

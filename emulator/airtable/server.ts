@@ -1,0 +1,641 @@
+import { createHash, randomInt } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { RecordReader, collaboratorForToken } from './cells';
+import { buildDemoSeed } from './demo';
+import { ApiError, errors, typedError } from './errors';
+import { RateLimiter } from './limits';
+import {
+  createField,
+  createTable,
+  getBaseSchema,
+  listBases,
+  updateField,
+  updateTable,
+  type MetaCall,
+} from './meta';
+import { IdFactory, SeededRandom } from './random';
+import {
+  ListIterators,
+  createRecords,
+  deleteRecord,
+  deleteRecords,
+  getRecord,
+  listParamsFromBody,
+  listParamsFromQuery,
+  listRecords,
+  renderRecord,
+  updateRecord,
+  updateRecords,
+  type RecordCall,
+} from './records';
+import { loadSeed, restoreState, serializeState, type PersistedState } from './seed';
+import { EmulatorStore, type BaseState, type Collaborator } from './store';
+import type {
+  EmulatorFaults,
+  EmulatorLatency,
+  EmulatorLimits,
+  EmulatorRecord,
+  EmulatorRequestLogEntry,
+  EmulatorSeed,
+  EmulatorTokenGrant,
+} from './types';
+
+/** How to start an emulator. */
+export interface AirtableEmulatorOptions {
+  /** @default 0 (a free port) */
+  port?: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /**
+   * Accepted tokens. A string token sees every base; `{token, bases}` sees only those base ids.
+   * @default one generated token `pat…` (printed by the CLI)
+   */
+  tokens?: EmulatorTokenGrant[];
+  /** @default the generated demo base ({@link buildDemoSeed}) */
+  seed?: EmulatorSeed;
+  /** Real Airtable limits, on by default. @default { enabled: true, perBasePerSecond: 5, perTokenPerSecond: 50, penaltyMs: 30000 } */
+  limits?: EmulatorLimits;
+  /** Added to every answer: a fixed ms value or a [min, max] range (uniform). @default 0 */
+  latencyMs?: EmulatorLatency;
+  /** @default no faults */
+  faults?: EmulatorFaults;
+  /**
+   * Load state from this JSON file when it exists (the seed is then ignored), and save state to it
+   * after every write (debounced) and on close.
+   * @default no persistence
+   */
+  persistPath?: string;
+  /** Deterministic RNG seed for faults, latency, generated ids and the generated token. @default random */
+  randomSeed?: number;
+  /** Largest accepted request body; bigger ones get 413. @default 2097152 (2 MiB) */
+  maxBodyBytes?: number;
+}
+
+/** A running emulator. */
+export interface AirtableEmulator {
+  /** e.g. `http://127.0.0.1:54321`, for `endpointUrl` / `AIRTABLE_ENDPOINT_URL`. */
+  readonly url: string;
+  readonly port: number;
+  /** Every accepted token. */
+  readonly tokens: string[];
+  /** The seed actually used for the RNG (log it to replay a run). */
+  readonly randomSeed: number;
+  /** Answered and dropped API requests, oldest first (the last 50,000). */
+  readonly requestLog: ReadonlyArray<EmulatorRequestLogEntry>;
+  clearRequestLog(): void;
+  /** Replaces the injected faults. */
+  setFaults(faults: EmulatorFaults): void;
+  /** Replaces the limits (unset values take the defaults) and forgets counts and penalties. */
+  setLimits(limits: EmulatorLimits): void;
+  setLatency(latency: EmulatorLatency): void;
+  /** Direct state access for tests: a table's records as the API shows them (JSON cells, by name). */
+  listRecords(baseId: string, tableIdOrName: string): EmulatorRecord[];
+  /** Stops listening, cuts open connections and writes the state file. */
+  close(): Promise<void>;
+}
+
+export const URL_LENGTH_LIMIT = 16_000;
+const DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024;
+const REQUEST_LOG_CAP = 50_000;
+const SAVE_DEBOUNCE_MS = 100;
+
+interface TokenEntry {
+  token: string;
+  bases: Set<string> | null;
+  label: string;
+  user: Collaborator;
+}
+
+interface Answer {
+  status: number;
+  body?: unknown;
+}
+
+function tokenLabel(token: string): string {
+  return `tok_${createHash('sha256').update(token).digest('hex').slice(0, 8)}`;
+}
+
+function checkRate(value: unknown, name: string): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number' || !(value >= 0 && value <= 1))
+    throw new TypeError(`${name} must be a number from 0 to 1`);
+  return value;
+}
+
+function normalizeFaults(faults: EmulatorFaults): Required<EmulatorFaults> {
+  if (typeof faults !== 'object' || faults === null) throw new TypeError('faults must be an object');
+  const slowMs = faults.slowMs ?? 10_000;
+  if (typeof slowMs !== 'number' || !(slowMs >= 0)) throw new TypeError('slowMs must be a number >= 0');
+  return {
+    serverErrorRate: checkRate(faults.serverErrorRate, 'serverErrorRate'),
+    rateLimitRate: checkRate(faults.rateLimitRate, 'rateLimitRate'),
+    slowRate: checkRate(faults.slowRate, 'slowRate'),
+    dropRate: checkRate(faults.dropRate, 'dropRate'),
+    slowMs,
+  };
+}
+
+function normalizeLatency(latency: unknown): EmulatorLatency {
+  if (typeof latency === 'number' && latency >= 0) return latency;
+  if (Array.isArray(latency) && latency.length === 2) {
+    const [min, max] = latency as unknown[];
+    if (typeof min === 'number' && typeof max === 'number' && min >= 0 && max >= min) return [min, max];
+  }
+  throw new TypeError('latency is a number of ms >= 0 or a [min, max] range');
+}
+
+function normalizeLimits(limits: unknown): EmulatorLimits {
+  if (typeof limits !== 'object' || limits === null || Array.isArray(limits))
+    throw new TypeError('limits must be an object');
+  const { enabled, perBasePerSecond, perTokenPerSecond, penaltyMs } = limits as EmulatorLimits;
+  if (enabled !== undefined && typeof enabled !== 'boolean') throw new TypeError('enabled must be a boolean');
+  for (const [name, value] of Object.entries({ perBasePerSecond, perTokenPerSecond, penaltyMs })) {
+    if (value !== undefined && (typeof value !== 'number' || !(value >= 0)))
+      throw new TypeError(`${name} must be a number >= 0`);
+  }
+  return { enabled, perBasePerSecond, perTokenPerSecond, penaltyMs };
+}
+
+function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}
+
+function generateToken(random: SeededRandom): string {
+  let hex = '';
+  for (let i = 0; i < 64; i++) hex += '0123456789abcdef'[random.int(0, 15)];
+  return `pat${random.chars(14)}.${hex}`;
+}
+
+/** Starts an Airtable Web API emulator on loopback. */
+export async function startAirtableEmulator(
+  options: AirtableEmulatorOptions = {},
+): Promise<AirtableEmulator> {
+  const randomSeed = options.randomSeed ?? randomInt(0, 2 ** 31);
+  const idRandom = new SeededRandom(randomSeed);
+  const faultRandom = new SeededRandom(randomSeed ^ 0x5bd1e995);
+  const latencyRandom = new SeededRandom(randomSeed ^ 0x27d4eb2f);
+  const tokenRandom = new SeededRandom(randomSeed ^ 0x165667b1);
+
+  const grants: EmulatorTokenGrant[] =
+    options.tokens && options.tokens.length > 0 ? options.tokens : [generateToken(tokenRandom)];
+  const tokens = new Map<string, TokenEntry>();
+  for (const grant of grants) {
+    const token = typeof grant === 'string' ? grant : grant.token;
+    if (typeof token !== 'string' || token === '')
+      throw new TypeError('every token must be a non-empty string');
+    tokens.set(token, {
+      token,
+      bases: typeof grant === 'string' ? null : new Set(grant.bases),
+      label: tokenLabel(token),
+      user: collaboratorForToken(token),
+    });
+  }
+
+  const store = new EmulatorStore(new IdFactory(idRandom));
+  const seedUser = collaboratorForToken([...tokens.keys()][0]!);
+  const startedAt = Date.now();
+  if (options.persistPath && existsSync(options.persistPath)) {
+    restoreState(store, JSON.parse(readFileSync(options.persistPath, 'utf8')) as PersistedState);
+  } else {
+    loadSeed(store, options.seed ?? buildDemoSeed(), startedAt, seedUser);
+  }
+
+  const limiter = new RateLimiter(options.limits ? normalizeLimits(options.limits) : {});
+  let faults = normalizeFaults(options.faults ?? {});
+  let latency = normalizeLatency(options.latencyMs ?? 0);
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const iterators = new ListIterators(store.ids);
+  const requestLog: EmulatorRequestLogEntry[] = [];
+  const sleepers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  let closed = false;
+
+  // Persistence: writes are coalesced, and the file is replaced atomically.
+  let saveTimer: NodeJS.Timeout | undefined;
+  const saveNow = (): void => {
+    if (!options.persistPath) return;
+    if (saveTimer) clearTimeout(saveTimer);
+    saveTimer = undefined;
+    const temporary = `${options.persistPath}.${process.pid}.tmp`;
+    writeFileSync(temporary, JSON.stringify(serializeState(store)));
+    renameSync(temporary, options.persistPath);
+  };
+  if (options.persistPath) {
+    store.onChange = () => {
+      if (!saveTimer) saveTimer = setTimeout(saveNow, SAVE_DEBOUNCE_MS);
+    };
+    saveNow();
+  }
+
+  const sleep = (ms: number): Promise<void> =>
+    ms <= 0
+      ? Promise.resolve()
+      : new Promise((resolve) => {
+          const sleeper = {
+            timer: setTimeout(() => {
+              sleepers.delete(sleeper);
+              resolve();
+            }, ms),
+            resolve,
+          };
+          sleepers.add(sleeper);
+        });
+
+  const drawLatency = (): number => {
+    if (typeof latency === 'number') return latency;
+    const [min, max] = latency;
+    return min + latencyRandom.next() * (max - min);
+  };
+
+  const canSee = (entry: TokenEntry, baseId: string): boolean =>
+    entry.bases === null || entry.bases.has(baseId);
+
+  function readBody(req: IncomingMessage): Promise<{ text: string } | { tooLarge: true }> {
+    return new Promise((resolve, reject) => {
+      const declared = Number(req.headers['content-length'] ?? 0);
+      let size = 0;
+      let tooLarge = declared > maxBodyBytes;
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > maxBodyBytes) tooLarge = true;
+        if (!tooLarge) chunks.push(chunk);
+      });
+      req.on('end', () =>
+        resolve(tooLarge ? { tooLarge: true } : { text: Buffer.concat(chunks).toString('utf8') }),
+      );
+      req.on('error', reject);
+    });
+  }
+
+  function baseFor(entry: TokenEntry, baseId: string): BaseState {
+    const base = store.bases.get(baseId);
+    if (!base || !canSee(entry, baseId)) throw errors.permissionOrModelNotFound();
+    return base;
+  }
+
+  function route(
+    method: string,
+    segments: string[],
+    query: URLSearchParams,
+    body: unknown,
+    entry: TokenEntry,
+    now: number,
+  ): Answer {
+    if (segments[0] !== 'v0') throw errors.recordNotFound();
+    if (segments[1] === 'meta') return routeMeta(method, segments.slice(2), query, body, entry);
+    const [, baseId, tableName, recordId, ...rest] = segments;
+    if (!baseId || !tableName || rest.length > 0) throw errors.recordNotFound();
+    const base = baseFor(entry, baseId);
+    const table = store.findTable(base, tableName);
+    if (!table) throw errors.permissionOrModelNotFound();
+    const call: RecordCall = { store, base, table, user: entry.user, now, query, body };
+    if (recordId === undefined) {
+      switch (method) {
+        case 'GET':
+          return { status: 200, body: listRecords(call, listParamsFromQuery(query), iterators) };
+        case 'POST':
+          return { status: 200, body: createRecords(call) };
+        case 'PATCH':
+          return { status: 200, body: updateRecords(call, false) };
+        case 'PUT':
+          return { status: 200, body: updateRecords(call, true) };
+        case 'DELETE':
+          return { status: 200, body: deleteRecords(call) };
+        default:
+          throw errors.recordNotFound();
+      }
+    }
+    if (recordId === 'listRecords' && method === 'POST') {
+      return { status: 200, body: listRecords(call, listParamsFromBody(body, query), iterators) };
+    }
+    switch (method) {
+      case 'GET':
+        return { status: 200, body: getRecord(call, recordId) };
+      case 'PATCH':
+        return { status: 200, body: updateRecord(call, recordId, false) };
+      case 'PUT':
+        return { status: 200, body: updateRecord(call, recordId, true) };
+      case 'DELETE':
+        return { status: 200, body: deleteRecord(call, recordId) };
+      default:
+        throw errors.recordNotFound();
+    }
+  }
+
+  function routeMeta(
+    method: string,
+    segments: string[],
+    query: URLSearchParams,
+    body: unknown,
+    entry: TokenEntry,
+  ): Answer {
+    const call: MetaCall = { store, query, body };
+    if (segments.length === 1 && segments[0] === 'whoami' && method === 'GET') {
+      return {
+        status: 200,
+        body: {
+          id: entry.user.id,
+          email: entry.user.email,
+          scopes: ['data.records:read', 'data.records:write', 'schema.bases:read', 'schema.bases:write'],
+        },
+      };
+    }
+    if (segments[0] !== 'bases') throw errors.metaNotFound();
+    if (segments.length === 1) {
+      if (method !== 'GET') throw errors.metaNotFound();
+      return { status: 200, body: listBases(call, (id) => canSee(entry, id)) };
+    }
+    const base = baseFor(entry, segments[1]!);
+    const [, , tables, tableRef, fields, fieldId, ...rest] = segments;
+    if (tables !== 'tables' || rest.length > 0) throw errors.metaNotFound();
+    if (tableRef === undefined) {
+      if (method === 'GET') return { status: 200, body: getBaseSchema(call, base) };
+      if (method === 'POST') return { status: 200, body: createTable(call, base) };
+      throw errors.metaNotFound();
+    }
+    const table = store.findTable(base, tableRef);
+    if (fields === undefined) {
+      // There is no endpoint to delete a table: DELETE falls through to "no such route".
+      if (method !== 'PATCH') throw errors.metaNotFound();
+      if (!table) throw errors.permissionOrModelNotFound();
+      return { status: 200, body: updateTable(call, base, table) };
+    }
+    if (fields !== 'fields') throw errors.metaNotFound();
+    if (fieldId === undefined) {
+      if (method !== 'POST') throw errors.metaNotFound();
+      if (!table) throw errors.permissionOrModelNotFound();
+      return { status: 200, body: createField(call, base, table) };
+    }
+    // Nor to delete a field.
+    if (method !== 'PATCH') throw errors.metaNotFound();
+    if (!table) throw errors.permissionOrModelNotFound();
+    const field = table.fields.find((f) => f.id === fieldId);
+    if (!field) throw errors.permissionOrModelNotFound();
+    return { status: 200, body: updateField(call, table, field) };
+  }
+
+  /** Everything between arrival and answer for `/v0/…`; returns the answer and whether to drop it. */
+  async function processApiRequest(
+    req: IncomingMessage,
+    arrivedAt: number,
+    log: Partial<EmulatorRequestLogEntry>,
+  ): Promise<Answer & { drop?: boolean }> {
+    const rawUrl = req.url ?? '/';
+    const fullLength = `http://${req.headers.host ?? ''}${rawUrl}`.length;
+    const bodyPromise = readBody(req);
+    if (fullLength >= URL_LENGTH_LIMIT) return { status: 414, body: errors.urlTooLong(fullLength).body };
+
+    const authorization = req.headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    const entry = match ? tokens.get(match[1]!) : undefined;
+    if (!entry) throw errors.authenticationRequired();
+    log.tokenId = entry.label;
+
+    const queryIndex = rawUrl.indexOf('?');
+    const pathname = queryIndex < 0 ? rawUrl : rawUrl.slice(0, queryIndex);
+    const query = new URLSearchParams(queryIndex < 0 ? '' : rawUrl.slice(queryIndex + 1));
+    let segments: string[];
+    try {
+      segments = pathname
+        .split('/')
+        .filter((s) => s !== '')
+        .map((s) => decodeURIComponent(s));
+    } catch {
+      throw errors.recordNotFound();
+    }
+    const baseId = segments[1] === 'meta' ? (segments[2] === 'bases' ? segments[3] : undefined) : segments[1];
+    if (baseId) log.baseId = baseId;
+    const countedBase = baseId && store.bases.has(baseId) && canSee(entry, baseId) ? baseId : undefined;
+
+    if (!limiter.admit(arrivedAt, entry.label, countedBase)) throw errors.rateLimited();
+    if (faults.rateLimitRate > 0 && faultRandom.next() < faults.rateLimitRate) throw errors.rateLimited();
+    if (faults.serverErrorRate > 0 && faultRandom.next() < faults.serverErrorRate) throw errors.serverError();
+    const drop = faults.dropRate > 0 && faultRandom.next() < faults.dropRate;
+    const slow = faults.slowRate > 0 && faultRandom.next() < faults.slowRate;
+
+    const received = await bodyPromise;
+    if ('tooLarge' in received) throw errors.requestTooLarge();
+    let body: unknown;
+    if (req.method !== 'GET' && req.method !== 'DELETE' && received.text.trim() !== '') {
+      try {
+        body = JSON.parse(received.text);
+      } catch {
+        throw errors.invalidBody();
+      }
+    }
+
+    await sleep(drawLatency() + (slow ? faults.slowMs : 0));
+    if (closed) return { status: 0, drop: true };
+    const answer = route(req.method ?? 'GET', segments, query, body, entry, Date.now());
+    return { ...answer, drop };
+  }
+
+  function send(res: ServerResponse, status: number, body: unknown): void {
+    if (res.headersSent || res.destroyed) return;
+    if (body === undefined) {
+      res.writeHead(status).end();
+      return;
+    }
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(text),
+    });
+    res.end(text);
+  }
+
+  async function handleApi(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const arrivedAt = Date.now();
+    const log: Partial<EmulatorRequestLogEntry> = {};
+    let answer: Answer & { drop?: boolean };
+    try {
+      answer = await processApiRequest(req, arrivedAt, log);
+    } catch (err) {
+      if (err instanceof ApiError) answer = { status: err.status, body: err.body };
+      else {
+        answer = {
+          status: 500,
+          body: { error: { type: 'SERVER_ERROR', message: 'The emulator failed to handle this request.' } },
+        };
+        process.emitWarning(
+          `airtable emulator: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        );
+      }
+    }
+    if (answer.drop) {
+      req.socket.destroy();
+    } else {
+      if (answer.status === 413 || answer.status === 414) res.setHeader('Connection', 'close');
+      send(res, answer.status, answer.body);
+    }
+    requestLog.push({
+      at: arrivedAt,
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      ...(log.baseId ? { baseId: log.baseId } : {}),
+      ...(log.tokenId ? { tokenId: log.tokenId } : {}),
+      status: answer.drop ? 0 : answer.status,
+      durationMs: Date.now() - arrivedAt,
+    });
+    if (requestLog.length > REQUEST_LOG_CAP) requestLog.splice(0, requestLog.length - REQUEST_LOG_CAP);
+  }
+
+  async function handleControl(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!isLoopback(req.socket.remoteAddress))
+      return send(res, 403, {
+        error: { type: 'FORBIDDEN', message: 'The control API answers loopback callers only' },
+      });
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    const received = await readBody(req);
+    let body: unknown;
+    if ('text' in received && received.text.trim() !== '') {
+      try {
+        body = JSON.parse(received.text);
+      } catch {
+        return send(res, 400, {
+          error: { type: 'INVALID_REQUEST_BODY', message: 'Could not parse request body' },
+        });
+      }
+    }
+    const method = req.method ?? 'GET';
+    const segments = url.pathname
+      .split('/')
+      .filter((s) => s !== '')
+      .slice(1)
+      .map(decodeURIComponent);
+    const bad = (err: unknown) =>
+      send(res, 400, {
+        error: { type: 'INVALID_CONTROL_REQUEST', message: err instanceof Error ? err.message : String(err) },
+      });
+    try {
+      switch (`${method} ${segments[0] ?? ''}`) {
+        case 'GET health':
+          return send(res, 200, {
+            status: 'ok',
+            url: emulator.url,
+            bases: [...store.bases.keys()],
+            randomSeed,
+          });
+        case 'GET log': {
+          const since = Number(url.searchParams.get('since') ?? 0);
+          return send(res, 200, {
+            entries: requestLog.filter((e) => e.at >= (Number.isFinite(since) ? since : 0)),
+          });
+        }
+        case 'DELETE log':
+          requestLog.length = 0;
+          return send(res, 204, undefined);
+        case 'GET faults':
+          return send(res, 200, faults);
+        case 'PUT faults':
+          faults = normalizeFaults((body ?? {}) as EmulatorFaults);
+          return send(res, 200, faults);
+        case 'GET limits':
+          return send(res, 200, limiter.current);
+        case 'PUT limits':
+          limiter.configure(normalizeLimits(body ?? {}));
+          return send(res, 200, limiter.current);
+        case 'GET latency':
+          return send(res, 200, { latencyMs: latency });
+        case 'PUT latency': {
+          const value =
+            typeof body === 'object' && body !== null && !Array.isArray(body)
+              ? (body as { latencyMs?: unknown }).latencyMs
+              : body;
+          latency = normalizeLatency(value);
+          return send(res, 200, { latencyMs: latency });
+        }
+        case 'GET records': {
+          if (!segments[1] || !segments[2]) return send(res, 404, { error: { type: 'NOT_FOUND' } });
+          return send(res, 200, { records: emulator.listRecords(segments[1], segments[2]) });
+        }
+        default:
+          return send(res, 404, { error: { type: 'NOT_FOUND' } });
+      }
+    } catch (err) {
+      if (err instanceof TypeError || err instanceof RangeError) return bad(err);
+      if (err instanceof Error && /^No (base|table)/.test(err.message))
+        return send(res, 404, { error: { type: 'NOT_FOUND', message: err.message } });
+      throw err;
+    }
+  }
+
+  const server = http.createServer({ maxHeaderSize: 256 * 1024 }, (req, res) => {
+    const path = req.url ?? '/';
+    const handler = path === '/__emulator' || path.startsWith('/__emulator/') ? handleControl : handleApi;
+    handler(req, res).catch((err: unknown) => {
+      process.emitWarning(`airtable emulator: ${err instanceof Error ? err.message : String(err)}`);
+      send(res, 500, {
+        error: { type: 'SERVER_ERROR', message: 'The emulator failed to handle this request.' },
+      });
+    });
+  });
+  // Keep-alive sockets must not hold close() up.
+  server.keepAliveTimeout = 5_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = options.host ?? '127.0.0.1';
+  const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+
+  const emulator: AirtableEmulator = {
+    url: `http://${urlHost}:${address.port}`,
+    port: address.port,
+    tokens: [...tokens.keys()],
+    randomSeed,
+    get requestLog() {
+      return requestLog;
+    },
+    clearRequestLog() {
+      requestLog.length = 0;
+    },
+    setFaults(next) {
+      faults = normalizeFaults(next);
+    },
+    setLimits(next) {
+      limiter.configure(normalizeLimits(next));
+    },
+    setLatency(next) {
+      latency = normalizeLatency(next);
+    },
+    listRecords(baseId, tableIdOrName) {
+      const base = store.bases.get(baseId);
+      if (!base) throw new Error(`No base ${baseId}`);
+      const table = store.findTable(base, tableIdOrName);
+      if (!table) throw new Error(`No table ${tableIdOrName} in base ${baseId}`);
+      const reader = new RecordReader(store, base, Date.now());
+      return table.records.map(
+        (record) =>
+          structuredClone(
+            renderRecord(reader, table, record, { cellFormat: 'json' }),
+          ) as unknown as EmulatorRecord,
+      );
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const sleeper of sleepers) {
+        clearTimeout(sleeper.timer);
+        sleeper.resolve();
+      }
+      sleepers.clear();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      if (options.persistPath) saveNow();
+    },
+  };
+  return emulator;
+}
+
+export { typedError };
