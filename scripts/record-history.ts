@@ -1,25 +1,24 @@
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { Client, Connection } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { resolveTemporalCli } from '../temporal/cli';
 
 /**
  * Saves a workflow's event history as JSON, for replay tests:
- *   tsx scripts/record-history.ts <workflowId> <file> [address]
+ *   npx tsx scripts/record-history.ts <workflowId> <file> [address]
  * Replaying recorded histories against today's workflow code catches non-deterministic changes
- * before they break running workflows.
+ * before they break running workflows. The file is what `temporal workflow show --output json` prints.
  */
 async function main(): Promise<void> {
   const [workflowId, file, address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233'] = process.argv.slice(2);
   if (!workflowId || !file) throw new Error('usage: record-history.ts <workflowId> <file> [address]');
-  const connection = await Connection.connect({ address });
-  try {
-    const client = new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default' });
-    const history = await client.workflow.getHandle(workflowId).fetchHistory();
-    writeFileSync(file, `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 1)}\n`);
-    console.log(`wrote ${history.events?.length ?? 0} events of ${workflowId} to ${file}`);
-  } finally {
-    await connection.close();
-  }
+  const cli = await resolveTemporalCli();
+  const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
+  const json = execFileSync(cli.path, ['workflow', 'show', '--address', address, '--namespace', namespace, '--workflow-id', workflowId, '--output', 'json'], {
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  writeFileSync(file, json.endsWith('\n') ? json : `${json}\n`);
+  console.log(`wrote the history of ${workflowId} to ${file}`);
 }
 
 main().catch((err) => {

@@ -93,8 +93,8 @@ describe('npm start', () => {
     const workspaceId = created.body.workspace.id as string;
     const jobId = created.body.job.id as string;
     await eventually(async () => {
-      const res = await api(env.PORT, 'GET', `/workspaces/${workspaceId}`, undefined, registered.body.accessToken);
-      return res.body.status === 'active' ? true : undefined;
+      const res = await api(env.PORT, 'GET', `/jobs/${jobId}`, undefined, registered.body.accessToken);
+      return res.body.status === 'completed' ? true : undefined;
     }, 60_000);
 
     expect(await stop(platform)).toBe(0);
