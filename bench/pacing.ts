@@ -112,7 +112,7 @@ async function scenario(name: string, baseCount: number, seconds: number): Promi
     lines.push(
       '',
       `Two reader processes × ${bases.length} base(s) × 4 concurrent loops, ${seconds} s, emulator latency 20–60 ms; requests per reader: ${perReader.join(', ')}.`,
-      `429 answers: **${throttled}**. Busiest second for the token: **${tokenBusiest}** (limit 50). Ceiling per base: 5 req/s; pacing window 1.025 s → 4.88 req/s.`,
+      `429 answers: **${throttled}**. Busiest second for the token: **${tokenBusiest}** (limit 50). Ceiling per base: 5 req/s; pacing window 1.05 s → 4.76 req/s.`,
       '',
     );
     return { lines, ok };

@@ -17,7 +17,7 @@ export interface PacerOptions {
   perTokenPerSecond?: number;
   /**
    * Added to the one-second window, so that jitter between reserving a start time and the request
-   * reaching Airtable cannot squeeze a sixth request into a second. @default 25
+   * reaching Airtable cannot squeeze a sixth request into a second. @default 50
    */
   marginMs?: number;
 }
@@ -50,7 +50,7 @@ export class PostgresPacer implements AirtablePacer {
   ) {
     this.perBase = options.perBasePerSecond ?? AIRTABLE_LIMITS.perBasePerSecond;
     this.perToken = options.perTokenPerSecond ?? AIRTABLE_LIMITS.perTokenPerSecond;
-    this.windowMs = 1000 + (options.marginMs ?? 25);
+    this.windowMs = 1000 + (options.marginMs ?? 50);
   }
 
   async acquire(baseId: string, token: string, signal?: AbortSignal): Promise<void> {

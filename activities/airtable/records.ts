@@ -1,4 +1,5 @@
 import Airtable from 'airtable';
+import { sha256 } from '../../core/crypto';
 import { airtableFetch } from './http';
 import { AirtableApiError } from './errors';
 import type { AirtablePacer } from './pacing';
@@ -55,9 +56,7 @@ export function chunk<T>(items: readonly T[], size = WRITE_BATCH_SIZE): T[][] {
 export function createAirtableRecords(options: AirtableRecordsOptions) {
   const { baseId, token, pacer, signal } = options;
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const base = new Airtable({ apiKey: token, endpointUrl: options.endpointUrl, requestTimeout: timeoutMs, noRetryIfRateLimited: true }).base(
-    baseId,
-  );
+  const base = airtableBase(options.endpointUrl, token, baseId, timeoutMs);
 
   /** Paces, sends, and turns any failure into an AirtableApiError (penalizing the base on a 429). */
   async function send<T>(request: () => Promise<T>): Promise<T> {
@@ -140,6 +139,21 @@ export function createAirtableRecords(options: AirtableRecordsOptions) {
 }
 
 export type AirtableRecords = ReturnType<typeof createAirtableRecords>;
+
+// One client per (endpoint, token, base, timeout) for the life of the process: a fresh client's first
+// request is slower (connection and lazy set-up), and that delay between the paced start and the
+// arrival at Airtable is exactly what could squeeze six requests into one second.
+const clients = new Map<string, ReturnType<Airtable['base']>>();
+function airtableBase(endpointUrl: string, token: string, baseId: string, timeoutMs: number) {
+  const key = JSON.stringify([endpointUrl, sha256(token), baseId, timeoutMs]);
+  let base = clients.get(key);
+  if (!base) {
+    base = new Airtable({ apiKey: token, endpointUrl, requestTimeout: timeoutMs, noRetryIfRateLimited: true }).base(baseId);
+    if (clients.size > 1000) clients.delete(clients.keys().next().value!);
+    clients.set(key, base);
+  }
+  return base;
+}
 
 function assertBatch(size: number): void {
   if (size < 1 || size > WRITE_BATCH_SIZE) throw new RangeError(`A write request takes 1 to ${WRITE_BATCH_SIZE} records, not ${size}`);

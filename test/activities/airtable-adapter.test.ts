@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { AirtableApiError, AirtableFailureType, toAirtableFailure } from '../../activities/airtable/errors';
 import { formulaEquals } from '../../activities/airtable/formula';
-import { PostgresPacer } from '../../activities/airtable/pacing';
+import { PostgresPacer, tokenKey } from '../../activities/airtable/pacing';
 import { createAirtableRecords } from '../../activities/airtable/records';
 import { SchemaCache } from '../../activities/airtable/schema-cache';
 import { readAllPages } from '../../activities/airtable/streaming';
@@ -122,7 +122,8 @@ describe('Airtable adapter against the emulator', () => {
         `base:${SMALL_BASE_ID}`,
       ]);
       expect(rows[0].held).toBe(true);
-      await pool.query(`UPDATE airtable_pacing SET penalty_until = NULL WHERE key = $1`, [`base:${SMALL_BASE_ID}`]);
+      // The token is held too; lift both so the 5xx check does not wait out the 30 s.
+      await pool.query(`UPDATE airtable_pacing SET penalty_until = NULL WHERE key = ANY($1)`, [[`base:${SMALL_BASE_ID}`, tokenKey(token)]]);
 
       throttled.setFaults({ serverErrorRate: 1 });
       const unavailable = await failureOf(r.listPage('Tasks'));
