@@ -26,15 +26,27 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: nodeBuiltins.map((name) => ({ name, message: 'Workflows must be deterministic: no Node built-ins.' })),
+          paths: nodeBuiltins.map((name) => ({
+            name,
+            message: 'Workflows must be deterministic: no Node built-ins.',
+          })),
           patterns: [
             {
-              group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', 'pg', 'airtable', 'express', '@google/genai'],
+              group: [
+                '@temporalio/client',
+                '@temporalio/worker',
+                '@temporalio/activity',
+                'pg',
+                'airtable',
+                'express',
+                '@google/genai',
+              ],
               message: 'Workflows cannot do I/O; call an activity instead.',
             },
             {
               group: ['../activities', '../activities/*', '../activities/**', '../db/**', '../api/**'],
-              message: 'Import activity types only (import type …): implementations run in the worker, not the workflow.',
+              message:
+                'Import activity types only (import type …): implementations run in the worker, not the workflow.',
               allowTypeImports: true,
             },
           ],

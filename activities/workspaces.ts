@@ -37,7 +37,10 @@ export function createWorkspaceActivities(deps: WorkspaceActivityDeps) {
       );
     }
     if (!connection) {
-      throw ApplicationFailure.nonRetryable('No Airtable connection is stored for this workspace', WorkspaceFailureType.connectionMissing);
+      throw ApplicationFailure.nonRetryable(
+        'No Airtable connection is stored for this workspace',
+        WorkspaceFailureType.connectionMissing,
+      );
     }
     return {
       baseId: connection.baseId,
@@ -54,7 +57,11 @@ export function createWorkspaceActivities(deps: WorkspaceActivityDeps) {
     /** Confirms the workspace row the API recorded is there and still provisioning. */
     async claimWorkspace(input: { workspaceId: string }): Promise<{ baseId: string }> {
       const workspace = await workspaces.getWorkspace(pool, input.workspaceId);
-      if (!workspace) throw ApplicationFailure.nonRetryable(`Workspace ${input.workspaceId} does not exist`, WorkspaceFailureType.missing);
+      if (!workspace)
+        throw ApplicationFailure.nonRetryable(
+          `Workspace ${input.workspaceId} does not exist`,
+          WorkspaceFailureType.missing,
+        );
       return { baseId: workspace.airtableBaseId };
     },
 
@@ -78,7 +85,9 @@ export function createWorkspaceActivities(deps: WorkspaceActivityDeps) {
     },
 
     /** Keeps the base schema in Postgres (not in workflow history: schemas can be large). */
-    async snapshotBaseSchema(input: { workspaceId: string }): Promise<{ tableCount: number; fieldCount: number }> {
+    async snapshotBaseSchema(input: {
+      workspaceId: string;
+    }): Promise<{ tableCount: number; fieldCount: number }> {
       const { baseId, http } = await airtableOptions(input.workspaceId);
       let tables;
       try {
@@ -92,14 +101,23 @@ export function createWorkspaceActivities(deps: WorkspaceActivityDeps) {
 
     async activateWorkspace(input: { workspaceId: string }): Promise<void> {
       await workspaces.markConnectionVerified(pool, input.workspaceId);
-      const changed = await workspaces.setWorkspaceStatus(pool, input.workspaceId, 'active', { from: ['provisioning', 'active'] });
-      if (!changed) throw ApplicationFailure.nonRetryable(`Workspace ${input.workspaceId} is no longer provisioning`, WorkspaceFailureType.missing);
+      const changed = await workspaces.setWorkspaceStatus(pool, input.workspaceId, 'active', {
+        from: ['provisioning', 'active'],
+      });
+      if (!changed)
+        throw ApplicationFailure.nonRetryable(
+          `Workspace ${input.workspaceId} is no longer provisioning`,
+          WorkspaceFailureType.missing,
+        );
     },
 
     // Compensations and deprovisioning steps: safe to repeat, and they never fail for "already done".
 
     async markWorkspaceFailed(input: { workspaceId: string; reason: string }): Promise<void> {
-      await workspaces.setWorkspaceStatus(pool, input.workspaceId, 'failed', { error: input.reason, from: ['provisioning', 'failed'] });
+      await workspaces.setWorkspaceStatus(pool, input.workspaceId, 'failed', {
+        error: input.reason,
+        from: ['provisioning', 'failed'],
+      });
     },
 
     async eraseAirtableConnection(input: { workspaceId: string }): Promise<void> {
@@ -159,7 +177,8 @@ async function heartbeatWhile<T>(work: Promise<T>): Promise<T> {
 function describeAccessProblem(err: unknown, baseId: string): string {
   const status = (err as { status?: number }).status;
   if (status === 401) return 'The Airtable token was refused (invalid or revoked)';
-  if (status === 403) return `The Airtable token cannot access base ${baseId} (wrong base id, or the token lacks schema.bases:read on it)`;
+  if (status === 403)
+    return `The Airtable token cannot access base ${baseId} (wrong base id, or the token lacks schema.bases:read on it)`;
   if (status === 404) return `Airtable base ${baseId} was not found`;
   return `Verifying access to Airtable base ${baseId}`;
 }

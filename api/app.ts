@@ -18,7 +18,12 @@ export interface ApiDeps {
   temporal: { client: Client; taskQueue: string };
   config: Pick<
     AppConfig,
-    'jwtSecret' | 'encryptionKey' | 'accessTokenTtlSeconds' | 'refreshTokenTtlSeconds' | 'corsOrigins' | 'loginRateLimitPerMinute'
+    | 'jwtSecret'
+    | 'encryptionKey'
+    | 'accessTokenTtlSeconds'
+    | 'refreshTokenTtlSeconds'
+    | 'corsOrigins'
+    | 'loginRateLimitPerMinute'
   >;
   logger: Logger;
 }
@@ -40,10 +45,15 @@ export function createApp(deps: ApiDeps): Express {
         res.setHeader('X-Request-Id', id);
         return id;
       },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      customLogLevel: (_req, res, err) =>
+        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
       // One short line per request; headers (and with them Authorization) stay out of the log.
       serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        req: (req: { id: string; method: string; url: string }) => ({
+          id: req.id,
+          method: req.method,
+          url: req.url,
+        }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),
@@ -73,11 +83,15 @@ export function createApp(deps: ApiDeps): Express {
 
 async function readinessChecks(deps: ApiDeps): Promise<{ postgres: string; temporal: string }> {
   const timeout = <T>(p: Promise<T>) =>
-    Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timed out')), 2_000))]);
+    Promise.race([
+      p,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timed out')), 2_000)),
+    ]);
   const [postgres, temporal] = await Promise.allSettled([
     timeout(deps.pool.query('SELECT 1')),
     timeout(deps.temporal.client.workflowService.getSystemInfo({})),
   ]);
-  const describe = (r: PromiseSettledResult<unknown>) => (r.status === 'fulfilled' ? 'ok' : `unavailable: ${(r.reason as Error).message}`);
+  const describe = (r: PromiseSettledResult<unknown>) =>
+    r.status === 'fulfilled' ? 'ok' : `unavailable: ${(r.reason as Error).message}`;
   return { postgres: describe(postgres), temporal: describe(temporal) };
 }

@@ -23,7 +23,8 @@ export function signAccessToken(userId: string, secret: string, ttlSeconds: numb
 export function verifyAccessToken(token: string, secret: string): string | undefined {
   try {
     const payload = jwt.verify(token, secret, { algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE });
-    if (typeof payload !== 'object' || payload.typ !== 'access' || typeof payload.sub !== 'string') return undefined;
+    if (typeof payload !== 'object' || payload.typ !== 'access' || typeof payload.sub !== 'string')
+      return undefined;
     return payload.sub;
   } catch {
     return undefined;

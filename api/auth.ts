@@ -9,9 +9,14 @@ import type { ApiDeps } from './app';
 import { signAccessToken, verifyAccessToken } from './auth-tokens';
 import { HttpError, parseOrThrow, unauthorized } from './errors';
 
-const Email = z.email({ error: 'must be a valid email address' }).max(254).transform((e) => e.trim());
+const Email = z
+  .email({ error: 'must be a valid email address' })
+  .max(254)
+  .transform((e) => e.trim());
 const Password = z.string().min(8, { error: 'must be at least 8 characters' }).max(256);
-const RegisterBody = z.object({ email: Email, password: Password, name: z.string().trim().min(1).max(200).optional() }).strict();
+const RegisterBody = z
+  .object({ email: Email, password: Password, name: z.string().trim().min(1).max(200).optional() })
+  .strict();
 const LoginBody = z.object({ email: z.string().max(254), password: z.string().max(256) }).strict();
 const RefreshBody = z.object({ refreshToken: z.string().min(1).max(512) }).strict();
 
@@ -24,7 +29,8 @@ export function authenticate(deps: ApiDeps): RequestHandler {
     const header = req.headers.authorization ?? '';
     const match = /^Bearer ([^\s]+)$/i.exec(header);
     const userId = match?.[1] ? verifyAccessToken(match[1], deps.config.jwtSecret) : undefined;
-    if (!userId) return next(unauthorized(match ? 'Invalid or expired access token' : 'Authentication required'));
+    if (!userId)
+      return next(unauthorized(match ? 'Invalid or expired access token' : 'Authentication required'));
     req.userId = userId;
     next();
   };
@@ -54,7 +60,12 @@ export function authRouter(deps: ApiDeps): Router {
   router.post('/register', async (req, res) => {
     const body = parseOrThrow(RegisterBody, req.body);
     const passwordHash = await hashPassword(body.password);
-    const user = await users.insertUser(pool, { id: randomUUID(), email: body.email, name: body.name ?? null, passwordHash });
+    const user = await users.insertUser(pool, {
+      id: randomUUID(),
+      email: body.email,
+      name: body.name ?? null,
+      passwordHash,
+    });
     if (!user) throw new HttpError(409, 'email_taken', 'An account with this email already exists');
     const tokens = await issueTokens(user.id);
     res.status(201).json({ user, ...tokens });

@@ -15,10 +15,15 @@ export class HttpError extends Error {
 }
 
 export const notFound = (what = 'Resource') => new HttpError(404, 'not_found', `${what} not found`);
-export const unauthorized = (message = 'Authentication required') => new HttpError(401, 'unauthorized', message);
+export const unauthorized = (message = 'Authentication required') =>
+  new HttpError(401, 'unauthorized', message);
 
 /** Parses `value` with `schema`, or answers 400 naming every offending field. */
-export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, what = 'request body'): z.output<S> {
+export function parseOrThrow<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  what = 'request body',
+): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   throw new HttpError(
@@ -45,7 +50,11 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   let body: { code: string; message: string; details?: unknown };
   if (err instanceof HttpError) {
     status = err.status;
-    body = { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) };
+    body = {
+      code: err.code,
+      message: err.message,
+      ...(err.details === undefined ? {} : { details: err.details }),
+    };
   } else if (typeof err?.type === 'string' && typeof err?.status === 'number' && err.status < 500) {
     status = err.status;
     const codes: Record<string, [string, string]> = {

@@ -1,5 +1,10 @@
 import { Router } from 'express';
-import { WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import {
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowExecutionDescription,
+} from '@temporalio/client';
 import * as jobs from '../db/jobs';
 import { JOB_KIND, USER_ID, WORKSPACE_ID, type JobKind } from '../temporal/search-attributes';
 import type { ApiDeps } from './app';
@@ -21,7 +26,15 @@ export interface JobView {
 /** Starts a job's workflow with the job id as workflow id and the search attributes every job carries. */
 export async function startJobWorkflow(
   client: Client,
-  options: { jobId: string; kind: JobKind; workflowType: string; args: unknown[]; workspaceId: string | null; userId: string; taskQueue: string },
+  options: {
+    jobId: string;
+    kind: JobKind;
+    workflowType: string;
+    args: unknown[];
+    workspaceId: string | null;
+    userId: string;
+    taskQueue: string;
+  },
 ): Promise<void> {
   await client.workflow.start(options.workflowType, {
     workflowId: options.jobId,
@@ -47,7 +60,10 @@ const RESTARTABLE: Partial<Record<JobKind, string>> = {
  * Starts jobs that were recorded but never confirmed started (the API died between its commit
  * and the start call). Safe to run from several API processes: the start is idempotent by job id.
  */
-export async function resumePendingJobs(deps: Pick<ApiDeps, 'pool' | 'temporal' | 'logger'>, olderThanSeconds = 30): Promise<number> {
+export async function resumePendingJobs(
+  deps: Pick<ApiDeps, 'pool' | 'temporal' | 'logger'>,
+  olderThanSeconds = 30,
+): Promise<number> {
   let resumed = 0;
   for (const job of await jobs.listPendingJobs(deps.pool, olderThanSeconds)) {
     const workflowType = RESTARTABLE[job.kind];
@@ -70,7 +86,13 @@ export async function resumePendingJobs(deps: Pick<ApiDeps, 'pool' | 'temporal' 
 
 /** Reads a job's state from Temporal, the source of truth; the row in Postgres only says whose it is. */
 export async function describeJob(client: Client, job: jobs.JobRecord): Promise<JobView> {
-  const view: JobView = { id: job.id, kind: job.kind, status: job.status, workspaceId: job.workspaceId, createdAt: job.createdAt };
+  const view: JobView = {
+    id: job.id,
+    kind: job.kind,
+    status: job.status,
+    workspaceId: job.workspaceId,
+    createdAt: job.createdAt,
+  };
   const handle = client.workflow.getHandle(job.id);
   let description: WorkflowExecutionDescription;
   try {

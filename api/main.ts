@@ -21,7 +21,12 @@ async function main(): Promise<void> {
   const pool = createPool(config.databaseUrl);
   const connection = await Connection.connect(temporalConnectionOptions({ ...config.temporal, address }));
   const client = new Client({ connection, namespace: config.temporal.namespace });
-  const deps = { pool, temporal: { client, taskQueue: taskQueues(config.taskQueuePrefix).platform }, config, logger };
+  const deps = {
+    pool,
+    temporal: { client, taskQueue: taskQueues(config.taskQueuePrefix).platform },
+    config,
+    logger,
+  };
   const app = createApp(deps);
   const sweep = () =>
     resumePendingJobs(deps).catch((err: unknown) => logger.error({ err }, 'could not resume pending jobs'));

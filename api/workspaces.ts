@@ -15,7 +15,9 @@ const CreateWorkspaceBody = z
     name: z.string().trim().min(1).max(200),
     airtable: z
       .object({
-        baseId: z.string().regex(/^app[A-Za-z0-9]{14}$/, { error: 'must be an Airtable base id (app + 14 characters)' }),
+        baseId: z
+          .string()
+          .regex(/^app[A-Za-z0-9]{14}$/, { error: 'must be an Airtable base id (app + 14 characters)' }),
         token: z.string().trim().min(10).max(512),
       })
       .strict(),
@@ -43,7 +45,9 @@ export function workspacesRouter(deps: ApiDeps): Router {
   router.use(authenticate(deps));
 
   async function owned(id: string, userId: string) {
-    const workspace = WorkspaceId.safeParse(id).success ? await workspaces.getOwnedWorkspace(pool, id, userId) : undefined;
+    const workspace = WorkspaceId.safeParse(id).success
+      ? await workspaces.getOwnedWorkspace(pool, id, userId)
+      : undefined;
     if (!workspace) throw notFound('Workspace');
     return workspace;
   }
@@ -80,12 +84,23 @@ export function workspacesRouter(deps: ApiDeps): Router {
     } catch (err) {
       req.log.error({ err, workspaceId }, 'could not start provisioning');
       await workspaces.eraseAirtableConnection(pool, workspaceId);
-      await workspaces.setWorkspaceStatus(pool, workspaceId, 'failed', { error: 'Provisioning could not be started' });
+      await workspaces.setWorkspaceStatus(pool, workspaceId, 'failed', {
+        error: 'Provisioning could not be started',
+      });
       await jobs.setJobStatus(pool, jobId, 'failed');
-      throw new HttpError(503, 'temporal_unavailable', 'The workflow service is unavailable; try again shortly');
+      throw new HttpError(
+        503,
+        'temporal_unavailable',
+        'The workflow service is unavailable; try again shortly',
+      );
     }
     await jobs.setJobStatus(pool, jobId, 'running');
-    res.status(202).json({ workspace: { id: workspace.id, name: workspace.name, status: workspace.status }, job: { id: jobId } });
+    res
+      .status(202)
+      .json({
+        workspace: { id: workspace.id, name: workspace.name, status: workspace.status },
+        job: { id: jobId },
+      });
   });
 
   router.get('/', async (req, res) => {
@@ -101,11 +116,20 @@ export function workspacesRouter(deps: ApiDeps): Router {
     const workspace = await owned(req.params.id as string, req.userId!);
     const userId = req.userId!;
     if (workspace.status === 'provisioning') {
-      throw new HttpError(409, 'workspace_busy', 'The workspace is still being provisioned; cancel that job or wait for it');
+      throw new HttpError(
+        409,
+        'workspace_busy',
+        'The workspace is still being provisioned; cancel that job or wait for it',
+      );
     }
     // One deprovisioning per workspace: a repeated DELETE answers with the same job.
     const jobId = `workspace-deprovision-${workspace.id}`;
-    await jobs.insertJob(pool, { id: jobId, kind: 'workspace.deprovision', workspaceId: workspace.id, userId });
+    await jobs.insertJob(pool, {
+      id: jobId,
+      kind: 'workspace.deprovision',
+      workspaceId: workspace.id,
+      userId,
+    });
     const args: Parameters<typeof deprovisionWorkspace> = [{ workspaceId: workspace.id, userId }];
     await startJobWorkflow(deps.temporal.client, {
       jobId,

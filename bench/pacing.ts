@@ -61,7 +61,11 @@ function busiestSecond(times: number[]): number {
   return worst;
 }
 
-async function scenario(name: string, baseCount: number, seconds: number): Promise<{ lines: string[]; ok: boolean }> {
+async function scenario(
+  name: string,
+  baseCount: number,
+  seconds: number,
+): Promise<{ lines: string[]; ok: boolean }> {
   const bases = Array.from({ length: baseCount }, (_, i) => `appPACING${String(i).padStart(8, '0')}`);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-pacing-'));
   const seedFile = path.join(dir, 'seed.json');
@@ -71,15 +75,35 @@ async function scenario(name: string, baseCount: number, seconds: number): Promi
       bases: bases.map((id) => ({
         id,
         name: id,
-        tables: [{ name: 'Items', fields: [{ name: 'Name', type: 'singleLineText' }], records: Array.from({ length: 300 }, (_, i) => ({ fields: { Name: `Item ${i}` } })) }],
+        tables: [
+          {
+            name: 'Items',
+            fields: [{ name: 'Name', type: 'singleLineText' }],
+            records: Array.from({ length: 300 }, (_, i) => ({ fields: { Name: `Item ${i}` } })),
+          },
+        ],
       })),
     }),
   );
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const emulator = spawn(tsx, [path.join(ROOT, 'emulator/airtable/main.ts'), '--port', String(port), '--token', TOKEN, '--seed', seedFile, '--latency', '20-60'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const emulator = spawn(
+    tsx,
+    [
+      path.join(ROOT, 'emulator/airtable/main.ts'),
+      '--port',
+      String(port),
+      '--token',
+      TOKEN,
+      '--seed',
+      seedFile,
+      '--latency',
+      '20-60',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     emulator.stdout!.on('data', (c: Buffer) => c.toString().includes(url) && resolve());
     emulator.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
@@ -88,10 +112,16 @@ async function scenario(name: string, baseCount: number, seconds: number): Promi
     const readers = [0, 1].map(
       () =>
         new Promise<number>((resolve, reject) => {
-          const child = spawn(tsx, [__filename, '--reader', url, bases.join(','), String(seconds), '4'], { stdio: ['ignore', 'pipe', 'inherit'] });
+          const child = spawn(tsx, [__filename, '--reader', url, bases.join(','), String(seconds), '4'], {
+            stdio: ['ignore', 'pipe', 'inherit'],
+          });
           let out = '';
           child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-          child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!).requests) : reject(new Error(`reader exited ${code}`))));
+          child.once('exit', (code) =>
+            code === 0
+              ? resolve(JSON.parse(out.trim().split('\n').pop()!).requests)
+              : reject(new Error(`reader exited ${code}`)),
+          );
         }),
     );
     const perReader = await Promise.all(readers);
@@ -130,7 +160,10 @@ async function main(): Promise<void> {
   await migrate(loadConfig().databaseUrl);
   const one = await scenario('One base, two processes', 1, seconds);
   const ten = await scenario('Ten bases, one token, two processes', 10, seconds);
-  recordResult('Pacing across worker processes', `npx tsx bench/pacing.ts ${seconds}`, [...one.lines, ...ten.lines]);
+  recordResult('Pacing across worker processes', `npx tsx bench/pacing.ts ${seconds}`, [
+    ...one.lines,
+    ...ten.lines,
+  ]);
   console.log([...one.lines, ...ten.lines].join('\n'));
   if (!one.ok || !ten.ok) {
     console.error('pacing target missed');

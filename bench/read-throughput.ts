@@ -39,11 +39,20 @@ async function main(): Promise<void> {
               fields: [
                 { name: 'Name', type: 'singleLineText' },
                 { name: 'Amount', type: 'number', options: { precision: 2 } },
-                { name: 'Status', type: 'singleSelect', options: { choices: [{ name: 'Open' }, { name: 'Paid' }] } },
+                {
+                  name: 'Status',
+                  type: 'singleSelect',
+                  options: { choices: [{ name: 'Open' }, { name: 'Paid' }] },
+                },
                 { name: 'Notes', type: 'multilineText' },
               ],
               records: Array.from({ length: RECORDS }, (_, i) => ({
-                fields: { Name: `Order ${i}`, Amount: i * 1.5, Status: i % 3 ? 'Open' : 'Paid', Notes: `Deliver to dock ${i % 17}` },
+                fields: {
+                  Name: `Order ${i}`,
+                  Amount: i * 1.5,
+                  Status: i % 3 ? 'Open' : 'Paid',
+                  Notes: `Deliver to dock ${i % 17}`,
+                },
               })),
             },
           ],
@@ -54,7 +63,17 @@ async function main(): Promise<void> {
   const port = await freePort();
   const emulator = spawn(
     path.join(__dirname, '..', 'node_modules/.bin/tsx'),
-    [path.join(__dirname, '..', 'emulator/airtable/main.ts'), '--port', String(port), '--token', TOKEN, '--seed', seedFile, '--latency', '100-250'],
+    [
+      path.join(__dirname, '..', 'emulator/airtable/main.ts'),
+      '--port',
+      String(port),
+      '--token',
+      TOKEN,
+      '--seed',
+      seedFile,
+      '--latency',
+      '100-250',
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   await new Promise<void>((resolve, reject) => {
@@ -94,7 +113,11 @@ async function main(): Promise<void> {
     '',
     'Emulator with real limits (5 req/s per base, 50 req/s per token, 30 s penalty) and 100–250 ms latency per request, in its own process; pacing through Postgres (`PostgresPacer`, 5 starts per 1.05 s window).',
   ];
-  recordResult('Read throughput: one table through the adapter', `npx tsx bench/read-throughput.ts ${RECORDS}`, lines);
+  recordResult(
+    'Read throughput: one table through the adapter',
+    `npx tsx bench/read-throughput.ts ${RECORDS}`,
+    lines,
+  );
   console.log(lines.join('\n'));
   if (done.delivered !== RECORDS) throw new Error(`read ${done.delivered} of ${RECORDS} records`);
 }

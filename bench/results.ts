@@ -9,7 +9,8 @@ const RESULTS = path.join(__dirname, 'RESULTS.md');
  * command that produced them, and the machine it ran on.
  */
 export function recordResult(name: string, command: string, lines: string[]): void {
-  const header = '# Benchmark results\n\nEach section is rewritten by the command it names. Figures are from one run on the machine stated.\n';
+  const header =
+    '# Benchmark results\n\nEach section is rewritten by the command it names. Figures are from one run on the machine stated.\n';
   const current = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : header;
   const section = [
     `## ${name}`,
@@ -22,6 +23,8 @@ export function recordResult(name: string, command: string, lines: string[]): vo
     '',
   ].join('\n');
   const pattern = new RegExp(`## ${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\n[\\s\\S]*?(?=\\n## |$)`);
-  const next = pattern.test(current) ? current.replace(pattern, section.trimEnd() + '\n') : `${current.trimEnd()}\n\n${section}`;
+  const next = pattern.test(current)
+    ? current.replace(pattern, section.trimEnd() + '\n')
+    : `${current.trimEnd()}\n\n${section}`;
   writeFileSync(RESULTS, next.endsWith('\n') ? next : `${next}\n`);
 }

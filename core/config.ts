@@ -39,7 +39,11 @@ const EnvSchema = z.object({
   JWT_SECRET: optionalString,
   APP_ENCRYPTION_KEY: optionalString,
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(900),
-  REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(30 * 24 * 3600),
+  REFRESH_TOKEN_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(30 * 24 * 3600),
   CORS_ORIGINS: optionalString,
   LOGIN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -126,13 +130,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       uiPort: e.TEMPORAL_UI_PORT,
     },
     taskQueuePrefix: e.TEMPORAL_TASK_QUEUE_PREFIX ?? '',
-    airtable: { endpointUrl: e.AIRTABLE_ENDPOINT_URL.replace(/\/+$/, ''), requestTimeoutMs: e.AIRTABLE_REQUEST_TIMEOUT_MS },
+    airtable: {
+      endpointUrl: e.AIRTABLE_ENDPOINT_URL.replace(/\/+$/, ''),
+      requestTimeoutMs: e.AIRTABLE_REQUEST_TIMEOUT_MS,
+    },
     gemini: { apiKey: e.GEMINI_API_KEY, baseUrl: e.GEMINI_BASE_URL, model: e.GEMINI_MODEL },
     jwtSecret,
     encryptionKey,
     accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
-    corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean) : [],
+    corsOrigins: e.CORS_ORIGINS
+      ? e.CORS_ORIGINS.split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : [],
     loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
     logLevel: e.LOG_LEVEL,
   };
@@ -140,7 +151,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
 
 /** Accepts 32 bytes as base64 or hex. */
 export function parseEncryptionKey(value: string): Buffer {
-  const candidates = [/^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : undefined, Buffer.from(value, 'base64')];
+  const candidates = [
+    /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : undefined,
+    Buffer.from(value, 'base64'),
+  ];
   const key = candidates.find((b) => b?.length === 32);
   if (!key) throw new ConfigError('APP_ENCRYPTION_KEY must be 32 bytes, base64 or hex encoded');
   return key;

@@ -24,21 +24,25 @@ export async function insertJob(
   db: Queryable,
   job: { id: string; kind: JobKind; workspaceId: string | null; userId: string },
 ): Promise<void> {
-  await db.query(`INSERT INTO jobs (id, kind, workspace_id, user_id) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`, [
-    job.id,
-    job.kind,
-    job.workspaceId,
-    job.userId,
-  ]);
+  await db.query(
+    `INSERT INTO jobs (id, kind, workspace_id, user_id) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
+    [job.id, job.kind, job.workspaceId, job.userId],
+  );
 }
 
 export async function getOwnedJob(db: Queryable, id: string, userId: string): Promise<JobRecord | undefined> {
-  const { rows } = await db.query<JobRecord>(`SELECT ${COLUMNS} FROM jobs WHERE id = $1 AND user_id = $2`, [id, userId]);
+  const { rows } = await db.query<JobRecord>(`SELECT ${COLUMNS} FROM jobs WHERE id = $1 AND user_id = $2`, [
+    id,
+    userId,
+  ]);
   return rows[0];
 }
 
 export async function setJobStatus(db: Queryable, id: string, status: JobStatus): Promise<void> {
-  await db.query(`UPDATE jobs SET status = $2, updated_at = now() WHERE id = $1 AND status <> $2`, [id, status]);
+  await db.query(`UPDATE jobs SET status = $2, updated_at = now() WHERE id = $1 AND status <> $2`, [
+    id,
+    status,
+  ]);
 }
 
 /** Jobs recorded but never confirmed started (the process died between commit and start). */

@@ -14,7 +14,10 @@ export function createPool(databaseUrl: string, options: PoolConfig = {}): Pool 
 }
 
 /** Runs `fn` inside a transaction, committing on success and rolling back on any error. */
-export async function withTransaction<T>(pool: Pool, fn: (client: import('pg').PoolClient) => Promise<T>): Promise<T> {
+export async function withTransaction<T>(
+  pool: Pool,
+  fn: (client: import('pg').PoolClient) => Promise<T>,
+): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');

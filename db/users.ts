@@ -21,7 +21,10 @@ export async function insertUser(
   return rows[0]; // undefined: the email is taken (case-insensitively)
 }
 
-export async function findUserByEmail(db: Queryable, email: string): Promise<(User & { passwordHash: string }) | undefined> {
+export async function findUserByEmail(
+  db: Queryable,
+  email: string,
+): Promise<(User & { passwordHash: string }) | undefined> {
   const { rows } = await db.query<User & { passwordHash: string }>(
     `SELECT id, email, name, password_hash AS "passwordHash" FROM users WHERE lower(email) = lower($1)`,
     [email],
@@ -55,7 +58,10 @@ export async function insertRefreshToken(
 }
 
 /** Marks the token spent if (and only if) it is still usable, atomically: two concurrent refreshes cannot both win. */
-export async function spendRefreshToken(db: Queryable, tokenHash: string): Promise<RefreshTokenRecord | undefined> {
+export async function spendRefreshToken(
+  db: Queryable,
+  tokenHash: string,
+): Promise<RefreshTokenRecord | undefined> {
   const { rows } = await db.query<RefreshTokenRecord>(
     `UPDATE refresh_tokens SET spent_at = now()
      WHERE token_hash = $1 AND spent_at IS NULL AND revoked_at IS NULL AND expires_at > now()
@@ -65,7 +71,10 @@ export async function spendRefreshToken(db: Queryable, tokenHash: string): Promi
   return rows[0];
 }
 
-export async function findRefreshToken(db: Queryable, tokenHash: string): Promise<RefreshTokenRecord | undefined> {
+export async function findRefreshToken(
+  db: Queryable,
+  tokenHash: string,
+): Promise<RefreshTokenRecord | undefined> {
   const { rows } = await db.query<RefreshTokenRecord>(
     `SELECT id, user_id AS "userId", family_id AS "familyId", expires_at AS "expiresAt", spent_at AS "spentAt", revoked_at AS "revokedAt"
      FROM refresh_tokens WHERE token_hash = $1`,
@@ -76,5 +85,7 @@ export async function findRefreshToken(db: Queryable, tokenHash: string): Promis
 
 /** Revokes every token of a login: on logout, and when a spent token is presented again (likely theft). */
 export async function revokeRefreshTokenFamily(db: Queryable, familyId: string): Promise<void> {
-  await db.query(`UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL`, [familyId]);
+  await db.query(`UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL`, [
+    familyId,
+  ]);
 }

@@ -34,11 +34,10 @@ export async function insertWorkspaceWithConnection(
      RETURNING ${COLUMNS}`,
     [input.id, input.ownerId, input.name, input.baseId],
   );
-  await db.query(`INSERT INTO airtable_connections (workspace_id, base_id, token_ciphertext) VALUES ($1, $2, $3)`, [
-    input.id,
-    input.baseId,
-    encryptSecret(input.token, input.encryptionKey, input.id),
-  ]);
+  await db.query(
+    `INSERT INTO airtable_connections (workspace_id, base_id, token_ciphertext) VALUES ($1, $2, $3)`,
+    [input.id, input.baseId, encryptSecret(input.token, input.encryptionKey, input.id)],
+  );
   return rows[0]!;
 }
 
@@ -48,15 +47,23 @@ export async function getWorkspace(db: Queryable, id: string): Promise<Workspace
 }
 
 /** The workspace if `ownerId` owns it; another user's workspace is indistinguishable from a missing one. */
-export async function getOwnedWorkspace(db: Queryable, id: string, ownerId: string): Promise<Workspace | undefined> {
-  const { rows } = await db.query<Workspace>(`SELECT ${COLUMNS} FROM workspaces WHERE id = $1 AND owner_id = $2`, [id, ownerId]);
+export async function getOwnedWorkspace(
+  db: Queryable,
+  id: string,
+  ownerId: string,
+): Promise<Workspace | undefined> {
+  const { rows } = await db.query<Workspace>(
+    `SELECT ${COLUMNS} FROM workspaces WHERE id = $1 AND owner_id = $2`,
+    [id, ownerId],
+  );
   return rows[0];
 }
 
 export async function listOwnedWorkspaces(db: Queryable, ownerId: string): Promise<Workspace[]> {
-  const { rows } = await db.query<Workspace>(`SELECT ${COLUMNS} FROM workspaces WHERE owner_id = $1 ORDER BY created_at, id`, [
-    ownerId,
-  ]);
+  const { rows } = await db.query<Workspace>(
+    `SELECT ${COLUMNS} FROM workspaces WHERE owner_id = $1 ORDER BY created_at, id`,
+    [ownerId],
+  );
   return rows;
 }
 
@@ -96,7 +103,9 @@ export async function readAirtableToken(
 }
 
 export async function markConnectionVerified(db: Queryable, workspaceId: string): Promise<void> {
-  await db.query(`UPDATE airtable_connections SET verified_at = now() WHERE workspace_id = $1`, [workspaceId]);
+  await db.query(`UPDATE airtable_connections SET verified_at = now() WHERE workspace_id = $1`, [
+    workspaceId,
+  ]);
 }
 
 /** Erases the stored token: the row (and with it the ciphertext) is deleted. */

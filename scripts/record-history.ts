@@ -9,14 +9,30 @@ import { resolveTemporalCli } from '../temporal/cli';
  * before they break running workflows. The file is what `temporal workflow show --output json` prints.
  */
 async function main(): Promise<void> {
-  const [workflowId, file, address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233'] = process.argv.slice(2);
+  const [workflowId, file, address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233'] =
+    process.argv.slice(2);
   if (!workflowId || !file) throw new Error('usage: record-history.ts <workflowId> <file> [address]');
   const cli = await resolveTemporalCli();
   const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
-  const json = execFileSync(cli.path, ['workflow', 'show', '--address', address, '--namespace', namespace, '--workflow-id', workflowId, '--output', 'json'], {
-    encoding: 'utf8',
-    maxBuffer: 256 * 1024 * 1024,
-  });
+  const json = execFileSync(
+    cli.path,
+    [
+      'workflow',
+      'show',
+      '--address',
+      address,
+      '--namespace',
+      namespace,
+      '--workflow-id',
+      workflowId,
+      '--output',
+      'json',
+    ],
+    {
+      encoding: 'utf8',
+      maxBuffer: 256 * 1024 * 1024,
+    },
+  );
   writeFileSync(file, json.endsWith('\n') ? json : `${json}\n`);
   console.log(`wrote the history of ${workflowId} to ${file}`);
 }

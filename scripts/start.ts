@@ -16,12 +16,20 @@ async function main(): Promise<void> {
   const temporal = await ensureTemporal(config, logger);
   await migrate(config.databaseUrl, logger);
 
-  const childEnv = { ...process.env, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: temporal.namespace };
+  const childEnv = {
+    ...process.env,
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_NAMESPACE: temporal.namespace,
+  };
   let stopping = false;
 
   // Node itself with tsx as a loader (not the tsx wrapper), so signals reach the component directly.
   const run = (entry: string): ChildProcess =>
-    spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, entry)], { cwd: PROJECT_ROOT, env: childEnv, stdio: 'inherit' });
+    spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, entry)], {
+      cwd: PROJECT_ROOT,
+      env: childEnv,
+      stdio: 'inherit',
+    });
 
   let worker = run('workers/main.ts');
   let restarts = 0;

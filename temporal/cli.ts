@@ -51,9 +51,13 @@ function onPath(name: string): string | undefined {
  * `temporal` on PATH, the cache folder, the SDK's own download (machines with internet), then
  * `go install` of the pinned version (machines with Go but no internet, like our CI).
  */
-export async function resolveTemporalCli(logger?: Logger, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedTemporalCli> {
+export async function resolveTemporalCli(
+  logger?: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ResolvedTemporalCli> {
   if (env.TEMPORAL_CLI_PATH) {
-    if (!isExecutable(env.TEMPORAL_CLI_PATH)) throw new Error(`TEMPORAL_CLI_PATH is not an executable: ${env.TEMPORAL_CLI_PATH}`);
+    if (!isExecutable(env.TEMPORAL_CLI_PATH))
+      throw new Error(`TEMPORAL_CLI_PATH is not an executable: ${env.TEMPORAL_CLI_PATH}`);
     return { path: env.TEMPORAL_CLI_PATH, source: 'env' };
   }
   const fromPath = onPath('temporal');
@@ -72,7 +76,9 @@ export async function resolveTemporalCli(logger?: Logger, env: NodeJS.ProcessEnv
     failures.push(`SDK download: ${(err as Error).message}`);
   }
   try {
-    logger?.info(`building the Temporal CLI v${TEMPORAL_CLI_VERSION} with go install (takes a few minutes, once per machine)`);
+    logger?.info(
+      `building the Temporal CLI v${TEMPORAL_CLI_VERSION} with go install (takes a few minutes, once per machine)`,
+    );
     return { path: await goInstall(cacheDir, cached, logger, env), source: 'go-install' };
   } catch (err) {
     failures.push(`go install: ${(err as Error).message}`);
@@ -87,7 +93,10 @@ async function downloadWithSdk(cacheDir: string, target: string): Promise<string
   const downloadDir = path.join(cacheDir, 'sdk-download');
   const { TestWorkflowEnvironment } = await import('@temporalio/testing');
   const startup = TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'cached-download', downloadDir, version: `v${TEMPORAL_CLI_VERSION}` }, ui: false },
+    server: {
+      executable: { type: 'cached-download', downloadDir, version: `v${TEMPORAL_CLI_VERSION}` },
+      ui: false,
+    },
   });
   // Without internet the download hangs on connect; give it a bounded time.
   let timer: NodeJS.Timeout | undefined;
@@ -119,7 +128,12 @@ function findExecutable(dir: string): string | undefined {
   return undefined;
 }
 
-async function goInstall(cacheDir: string, target: string, logger: Logger | undefined, env: NodeJS.ProcessEnv): Promise<string> {
+async function goInstall(
+  cacheDir: string,
+  target: string,
+  logger: Logger | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<string> {
   const go = onPath('go') ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
   if (!go) throw new Error('go is not installed');
   // Build into a private folder and rename, so a concurrent start never sees a half-written binary.
@@ -135,7 +149,10 @@ async function goInstall(cacheDir: string, target: string, logger: Logger | unde
     try {
       await attempt();
     } catch (err) {
-      logger?.warn({ err: (err as Error).message }, `go install failed; retrying with GOTOOLCHAIN=${FALLBACK_GO_TOOLCHAIN}`);
+      logger?.warn(
+        { err: (err as Error).message },
+        `go install failed; retrying with GOTOOLCHAIN=${FALLBACK_GO_TOOLCHAIN}`,
+      );
       await attempt(FALLBACK_GO_TOOLCHAIN);
     }
     const built = path.join(gobin, 'temporal');

@@ -6,7 +6,9 @@ import type { TemporalConnectionConfig } from '../core/config';
  * Connection options shared by the client (API) and the worker: plain for the dev server, mTLS for
  * a self-hosted cluster, API key (which implies TLS) for Temporal Cloud.
  */
-export function temporalConnectionOptions(config: TemporalConnectionConfig & { address: string }): NativeConnectionOptions {
+export function temporalConnectionOptions(
+  config: TemporalConnectionConfig & { address: string },
+): NativeConnectionOptions {
   const { tls } = config;
   return {
     address: config.address,
@@ -17,7 +19,9 @@ export function temporalConnectionOptions(config: TemporalConnectionConfig & { a
           serverNameOverride: tls.serverName,
           serverRootCACertificate: tls.caPath ? readFileSync(tls.caPath) : undefined,
           clientCertPair:
-            tls.certPath && tls.keyPath ? { crt: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } : undefined,
+            tls.certPath && tls.keyPath
+              ? { crt: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) }
+              : undefined,
         }
       : undefined,
   };

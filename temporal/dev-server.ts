@@ -89,7 +89,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     args.push('--db-filename', options.dbFilename);
   }
   if (namespace !== 'default') args.push('--namespace', namespace);
-  for (const key of SEARCH_ATTRIBUTE_KEYS) args.push('--search-attribute', `${key.name}=${searchAttributeTypeName(key.type)}`);
+  for (const key of SEARCH_ATTRIBUTE_KEYS)
+    args.push('--search-attribute', `${key.name}=${searchAttributeTypeName(key.type)}`);
 
   const child = spawn(options.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -106,7 +107,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   let ready = false;
   while (!ready && Date.now() < deadline) {
     const early = await Promise.race([exited, new Promise<'wait'>((r) => setTimeout(() => r('wait'), 250))]);
-    if (early !== 'wait') throw new Error(`Temporal dev server exited with code ${early}:\n${output.slice(-4000)}`);
+    if (early !== 'wait')
+      throw new Error(`Temporal dev server exited with code ${early}:\n${output.slice(-4000)}`);
     ready = await temporalAnswers(address, 1_000);
   }
   if (!ready) {

@@ -12,4 +12,5 @@ export const JOB_KIND = defineSearchAttributeKey('JobKind', SearchAttributeType.
 export const SEARCH_ATTRIBUTE_KEYS = [WORKSPACE_ID, USER_ID, JOB_KIND] as const;
 
 /** The kinds of job the platform runs; each is one workflow type. */
-export type JobKind = 'workspace.provision' | 'workspace.deprovision' | 'changeset.apply' | 'conversation' | 'sync.run';
+export type JobKind =
+  'workspace.provision' | 'workspace.deprovision' | 'changeset.apply' | 'conversation' | 'sync.run';

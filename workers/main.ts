@@ -17,7 +17,9 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, name: 'worker' });
   // The SDK's own lines (workflow and activity logs included) go through the same JSON logger.
-  const sdkLevel: LogLevel = (['trace', 'debug', 'info', 'warn', 'error'] as const).includes(config.logLevel as 'info')
+  const sdkLevel: LogLevel = (['trace', 'debug', 'info', 'warn', 'error'] as const).includes(
+    config.logLevel as 'info',
+  )
     ? (config.logLevel.toUpperCase() as LogLevel)
     : 'ERROR';
   Runtime.install({
@@ -41,7 +43,9 @@ async function main(): Promise<void> {
     taskQueue,
     deps: { pool, encryptionKey: config.encryptionKey, airtable: config.airtable, temporalClient },
     // A bundle prebuilt at image build time (or by the test setup) skips bundling at start.
-    workflowBundle: process.env.TEMPORAL_WORKFLOW_BUNDLE ? { codePath: process.env.TEMPORAL_WORKFLOW_BUNDLE } : undefined,
+    workflowBundle: process.env.TEMPORAL_WORKFLOW_BUNDLE
+      ? { codePath: process.env.TEMPORAL_WORKFLOW_BUNDLE }
+      : undefined,
     logger,
   });
 

@@ -36,7 +36,11 @@ export type ProvisioningStep =
   | 'compensating'
   | 'done';
 
-export const provisioningProgressQuery = defineQuery<{ step: ProvisioningStep; stepsDone: number; stepsTotal: number }>('progress');
+export const provisioningProgressQuery = defineQuery<{
+  step: ProvisioningStep;
+  stepsDone: number;
+  stepsTotal: number;
+}>('progress');
 
 /** The failure type a provisioning ends with once it has undone its steps. */
 export const PROVISIONING_FAILED = 'WorkspaceProvisioningFailed';
@@ -135,7 +139,9 @@ export interface DeprovisionWorkspaceInput {
  * Removes a workspace: schedules first (so no sync starts against a half-deleted workspace), then
  * the secret, then the rows. Every step is idempotent, so the workflow only moves forward.
  */
-export async function deprovisionWorkspace(input: DeprovisionWorkspaceInput): Promise<{ workspaceId: string; schedulesDeleted: number }> {
+export async function deprovisionWorkspace(
+  input: DeprovisionWorkspaceInput,
+): Promise<{ workspaceId: string; schedulesDeleted: number }> {
   tagJob('workspace.deprovision', input.workspaceId, input.userId);
   const { workspaceId } = input;
   const { exists } = await compensations.markWorkspaceDeprovisioning({ workspaceId });
@@ -149,7 +155,12 @@ export async function deprovisionWorkspace(input: DeprovisionWorkspaceInput): Pr
 /** The innermost message of an activity failure: what Airtable or the step said, not the wrapper. */
 function failureReason(err: unknown): string {
   let current: unknown = err;
-  while (current && typeof current === 'object' && 'cause' in current && (current as { cause?: unknown }).cause) {
+  while (
+    current &&
+    typeof current === 'object' &&
+    'cause' in current &&
+    (current as { cause?: unknown }).cause
+  ) {
     current = (current as { cause: unknown }).cause;
   }
   return current instanceof Error ? current.message : String(err);

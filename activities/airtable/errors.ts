@@ -39,7 +39,12 @@ export function toAirtableFailure(err: unknown, context: string): ApplicationFai
     const details = [{ status: err.status, airtableType: err.type ?? null }];
     const message = `${context}: Airtable answered ${err.status}${err.type ? ` ${err.type}` : ''}${err.message ? `: ${err.message}` : ''}`;
     if (err.status === 429) {
-      return ApplicationFailure.create({ message, type: AirtableFailureType.rateLimited, details, nextRetryDelay: RATE_LIMIT_PENALTY });
+      return ApplicationFailure.create({
+        message,
+        type: AirtableFailureType.rateLimited,
+        details,
+        nextRetryDelay: RATE_LIMIT_PENALTY,
+      });
     }
     if (err.status >= 500 || err.status === 0) {
       return ApplicationFailure.retryable(message, AirtableFailureType.unavailable, ...details);

@@ -26,14 +26,21 @@ export function formulaNumber(value: number): string {
  * rather than guessed at.
  */
 export function formulaField(name: string): string {
-  if (!name || /[{}]/.test(name)) throw new RangeError(`Field name cannot be used in a formula: ${JSON.stringify(name)}`);
+  if (!name || /[{}]/.test(name))
+    throw new RangeError(`Field name cannot be used in a formula: ${JSON.stringify(name)}`);
   return `{${name}}`;
 }
 
 /** `{field} = value` with the value escaped for its type. */
 export function formulaEquals(field: string, value: string | number | boolean): string {
   const literal =
-    typeof value === 'string' ? formulaString(value) : typeof value === 'number' ? formulaNumber(value) : value ? 'TRUE()' : 'FALSE()';
+    typeof value === 'string'
+      ? formulaString(value)
+      : typeof value === 'number'
+        ? formulaNumber(value)
+        : value
+          ? 'TRUE()'
+          : 'FALSE()';
   return `${formulaField(field)} = ${literal}`;
 }
 

@@ -36,7 +36,9 @@ export async function airtableFetch<T>(
       signal,
     });
   } catch (err) {
-    const reason = timeout.aborted ? `timed out after ${options.timeoutMs ?? 30_000} ms` : (err as Error).message;
+    const reason = timeout.aborted
+      ? `timed out after ${options.timeoutMs ?? 30_000} ms`
+      : (err as Error).message;
     throw new AirtableApiError(0, undefined, `request failed: ${reason}`);
   }
   const text = await response.text();
@@ -59,7 +61,10 @@ function describeError(body: unknown): { type?: string; message?: string } {
   if (typeof error === 'string') return { type: error };
   if (error && typeof error === 'object') {
     const { type, message } = error as { type?: unknown; message?: unknown };
-    return { type: typeof type === 'string' ? type : undefined, message: typeof message === 'string' ? message : undefined };
+    return {
+      type: typeof type === 'string' ? type : undefined,
+      message: typeof message === 'string' ? message : undefined,
+    };
   }
   return {};
 }

@@ -20,7 +20,10 @@ export interface AirtableTableSchema {
 }
 
 /** `GET /v0/meta/bases/{baseId}/tables`: the schema of a base, which also proves the token can read it. */
-export async function getBaseSchema(options: AirtableHttpOptions, baseId: string): Promise<AirtableTableSchema[]> {
+export async function getBaseSchema(
+  options: AirtableHttpOptions,
+  baseId: string,
+): Promise<AirtableTableSchema[]> {
   const body = await airtableFetch<{ tables: AirtableTableSchema[] }>(
     options,
     'GET',
@@ -45,7 +48,12 @@ export async function createField(
   tableId: string,
   field: Omit<AirtableFieldSchema, 'id'>,
 ): Promise<AirtableFieldSchema> {
-  return airtableFetch(options, 'POST', `/v0/meta/bases/${encodeURIComponent(baseId)}/tables/${encodeURIComponent(tableId)}/fields`, field);
+  return airtableFetch(
+    options,
+    'POST',
+    `/v0/meta/bases/${encodeURIComponent(baseId)}/tables/${encodeURIComponent(tableId)}/fields`,
+    field,
+  );
 }
 
 /** `PATCH …/fields/{fieldId}`: renames a field or changes its description or options. */

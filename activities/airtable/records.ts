@@ -74,7 +74,10 @@ export function createAirtableRecords(options: AirtableRecordsOptions) {
 
   return {
     /** One page of records; `offset` in the answer means more remain. */
-    async listPage(table: string, params: ListPageParams = {}): Promise<{ records: AirtableRecord[]; offset?: string }> {
+    async listPage(
+      table: string,
+      params: ListPageParams = {},
+    ): Promise<{ records: AirtableRecord[]; offset?: string }> {
       const body: Record<string, unknown> = { pageSize: params.pageSize ?? 100 };
       if (params.offset) body.offset = params.offset;
       if (params.fields) body.fields = params.fields;
@@ -83,14 +86,22 @@ export function createAirtableRecords(options: AirtableRecordsOptions) {
       if (params.view) body.view = params.view;
       if (params.returnFieldsByFieldId) body.returnFieldsByFieldId = true;
       // The POST variant: long formulas and field lists never hit the 16,000-character URL limit.
-      const response = await send(() => base.makeRequest({ method: 'POST', path: `${tablePath(table)}/listRecords`, body }));
+      const response = await send(() =>
+        base.makeRequest({ method: 'POST', path: `${tablePath(table)}/listRecords`, body }),
+      );
       return response.body as { records: AirtableRecord[]; offset?: string };
     },
 
     /** Creates up to 10 records in one request. */
-    async create(table: string, records: Array<{ fields: Record<string, unknown> }>, typecast = false): Promise<AirtableRecord[]> {
+    async create(
+      table: string,
+      records: Array<{ fields: Record<string, unknown> }>,
+      typecast = false,
+    ): Promise<AirtableRecord[]> {
       assertBatch(records.length);
-      const response = await send(() => base.makeRequest({ method: 'POST', path: tablePath(table), body: { records, typecast } }));
+      const response = await send(() =>
+        base.makeRequest({ method: 'POST', path: tablePath(table), body: { records, typecast } }),
+      );
       return (response.body as { records: AirtableRecord[] }).records;
     },
 
@@ -132,7 +143,9 @@ export function createAirtableRecords(options: AirtableRecordsOptions) {
     /** Deletes up to 10 records by id. */
     async destroy(table: string, ids: string[]): Promise<string[]> {
       assertBatch(ids.length);
-      const response = await send(() => base.makeRequest({ method: 'DELETE', path: tablePath(table), qs: { records: ids } }));
+      const response = await send(() =>
+        base.makeRequest({ method: 'DELETE', path: tablePath(table), qs: { records: ids } }),
+      );
       return (response.body as { records: Array<{ id: string }> }).records.map((r) => r.id);
     },
   };
@@ -148,7 +161,12 @@ function airtableBase(endpointUrl: string, token: string, baseId: string, timeou
   const key = JSON.stringify([endpointUrl, sha256(token), baseId, timeoutMs]);
   let base = clients.get(key);
   if (!base) {
-    base = new Airtable({ apiKey: token, endpointUrl, requestTimeout: timeoutMs, noRetryIfRateLimited: true }).base(baseId);
+    base = new Airtable({
+      apiKey: token,
+      endpointUrl,
+      requestTimeout: timeoutMs,
+      noRetryIfRateLimited: true,
+    }).base(baseId);
     if (clients.size > 1000) clients.delete(clients.keys().next().value!);
     clients.set(key, base);
   }
@@ -156,7 +174,8 @@ function airtableBase(endpointUrl: string, token: string, baseId: string, timeou
 }
 
 function assertBatch(size: number): void {
-  if (size < 1 || size > WRITE_BATCH_SIZE) throw new RangeError(`A write request takes 1 to ${WRITE_BATCH_SIZE} records, not ${size}`);
+  if (size < 1 || size > WRITE_BATCH_SIZE)
+    throw new RangeError(`A write request takes 1 to ${WRITE_BATCH_SIZE} records, not ${size}`);
 }
 
 /** The client's AirtableError (and our own) as one error type with the HTTP status. */

@@ -1,5 +1,12 @@
 import type { AirtableHttpOptions } from './http';
-import { createField, createTable, getBaseSchema, updateField, type AirtableFieldSchema, type AirtableTableSchema } from './meta';
+import {
+  createField,
+  createTable,
+  getBaseSchema,
+  updateField,
+  type AirtableFieldSchema,
+  type AirtableTableSchema,
+} from './meta';
 
 /** Options of {@link SchemaCache}. */
 export interface SchemaCacheOptions {
@@ -41,7 +48,11 @@ export class SchemaCache {
     this.entries.delete(baseId);
   }
 
-  async createTable(http: AirtableHttpOptions, baseId: string, table: Parameters<typeof createTable>[2]): Promise<AirtableTableSchema> {
+  async createTable(
+    http: AirtableHttpOptions,
+    baseId: string,
+    table: Parameters<typeof createTable>[2],
+  ): Promise<AirtableTableSchema> {
     try {
       return await createTable(http, baseId, table);
     } finally {
@@ -50,7 +61,12 @@ export class SchemaCache {
     }
   }
 
-  async createField(http: AirtableHttpOptions, baseId: string, tableId: string, field: Omit<AirtableFieldSchema, 'id'>) {
+  async createField(
+    http: AirtableHttpOptions,
+    baseId: string,
+    tableId: string,
+    field: Omit<AirtableFieldSchema, 'id'>,
+  ) {
     try {
       return await createField(http, baseId, tableId, field);
     } finally {
@@ -58,7 +74,13 @@ export class SchemaCache {
     }
   }
 
-  async updateField(http: AirtableHttpOptions, baseId: string, tableId: string, fieldId: string, changes: Parameters<typeof updateField>[4]) {
+  async updateField(
+    http: AirtableHttpOptions,
+    baseId: string,
+    tableId: string,
+    fieldId: string,
+    changes: Parameters<typeof updateField>[4],
+  ) {
     try {
       return await updateField(http, baseId, tableId, fieldId, changes);
     } finally {

@@ -20,7 +20,9 @@ describe('Airtable adapter against the emulator', () => {
     pool = createPool(process.env[TEST_ENV.databaseUrl]!);
     const seed = smallSeed();
     // 250 extra tasks: three pages.
-    seed.bases[0]!.tables[1]!.records.push(...Array.from({ length: 250 }, (_, i) => ({ fields: { Title: `Task ${i}` } })));
+    seed.bases[0]!.tables[1]!.records.push(
+      ...Array.from({ length: 250 }, (_, i) => ({ fields: { Title: `Task ${i}` } })),
+    );
     emulator = await startAirtableEmulator({ seed, tokens: [TOKEN] });
   });
   afterAll(async () => {
@@ -30,7 +32,12 @@ describe('Airtable adapter against the emulator', () => {
 
   // Each test paces under its own token so they do not wait for each other.
   const records = (token = TOKEN) =>
-    createAirtableRecords({ endpointUrl: emulator.url, token, baseId: SMALL_BASE_ID, pacer: new PostgresPacer(pool) });
+    createAirtableRecords({
+      endpointUrl: emulator.url,
+      token,
+      baseId: SMALL_BASE_ID,
+      pacer: new PostgresPacer(pool),
+    });
 
   const failureOf = async (p: Promise<unknown>) => {
     const err = await p.then(
@@ -56,44 +63,76 @@ describe('Airtable adapter against the emulator', () => {
       if (cp.delivered === 100) throw new Error('crash');
     }).catch(() => undefined);
     const resumed: string[] = [];
-    const end = await readAllPages(records(), 'Tasks', { pageSize: 100 }, (page) => void resumed.push(...page.map((r) => r.id)), checkpoint);
+    const end = await readAllPages(
+      records(),
+      'Tasks',
+      { pageSize: 100 },
+      (page) => void resumed.push(...page.map((r) => r.id)),
+      checkpoint,
+    );
     expect(end.delivered).toBe(251);
     expect(resumed).toEqual(all.slice(100));
   });
 
   it('writes in batches of at most ten, refusing more before sending', async () => {
     const r = records();
-    const created = await r.create('Tasks', Array.from({ length: 10 }, (_, i) => ({ fields: { Title: `Batch ${i}` } })));
+    const created = await r.create(
+      'Tasks',
+      Array.from({ length: 10 }, (_, i) => ({ fields: { Title: `Batch ${i}` } })),
+    );
     expect(created).toHaveLength(10);
     const before = emulator.requestLog.length;
-    await expect(r.create('Tasks', Array.from({ length: 11 }, () => ({ fields: { Title: 'x' } })))).rejects.toThrow(RangeError);
+    await expect(
+      r.create(
+        'Tasks',
+        Array.from({ length: 11 }, () => ({ fields: { Title: 'x' } })),
+      ),
+    ).rejects.toThrow(RangeError);
     expect(emulator.requestLog.length).toBe(before);
-    await r.destroy('Tasks', created.map((c) => c.id));
+    await r.destroy(
+      'Tasks',
+      created.map((c) => c.id),
+    );
   });
 
   it('reports which records an upsert created and which it updated', async () => {
     const r = records();
-    const first = await r.upsert('Projects', [{ fields: { Name: 'Website', Budget: 1200 } }, { fields: { Name: `New ${randomUUID()}` } }], ['Name']);
+    const first = await r.upsert(
+      'Projects',
+      [{ fields: { Name: 'Website', Budget: 1200 } }, { fields: { Name: `New ${randomUUID()}` } }],
+      ['Name'],
+    );
     expect(first.updatedRecords).toHaveLength(1);
     expect(first.createdRecords).toHaveLength(1);
-    expect(emulator.listRecords(SMALL_BASE_ID, 'Projects').find((p) => p.fields.Name === 'Website')?.fields.Budget).toBe(1200);
+    expect(
+      emulator.listRecords(SMALL_BASE_ID, 'Projects').find((p) => p.fields.Name === 'Website')?.fields.Budget,
+    ).toBe(1200);
   });
 
   it('finds values with quotes, braces, backslashes and newlines through escaped formulas', async () => {
     const r = records();
     const tricky = ['say "hi"', "it's {Name}", 'back\\slash', 'two\nlines', '") & TRUE() & ("'];
-    const created = await r.create('Tasks', tricky.map((Title) => ({ fields: { Title } })));
+    const created = await r.create(
+      'Tasks',
+      tricky.map((Title) => ({ fields: { Title } })),
+    );
     for (const value of tricky) {
       const page = await r.listPage('Tasks', { filterByFormula: formulaEquals('Title', value) });
       expect(page.records.map((rec) => rec.fields.Title)).toEqual([value]);
     }
-    await r.destroy('Tasks', created.map((c) => c.id));
+    await r.destroy(
+      'Tasks',
+      created.map((c) => c.id),
+    );
   });
 
   it('classifies auth, permission, validation and not-found answers as non-retryable', async () => {
     const wrongToken = await failureOf(records('patNotAToken.000000000000').listPage('Tasks'));
     expect(wrongToken.error.status).toBe(401);
-    expect(wrongToken.failure).toMatchObject({ type: AirtableFailureType.authentication, nonRetryable: true });
+    expect(wrongToken.failure).toMatchObject({
+      type: AirtableFailureType.authentication,
+      nonRetryable: true,
+    });
 
     const unknownTable = await failureOf(records().listPage('No such table'));
     expect(unknownTable.error.status).toBe(403);
@@ -101,7 +140,10 @@ describe('Airtable adapter against the emulator', () => {
 
     const unknownField = await failureOf(records().create('Tasks', [{ fields: { Nope: 1 } }]));
     expect(unknownField.error).toMatchObject({ status: 422, type: 'UNKNOWN_FIELD_NAME' });
-    expect(unknownField.failure).toMatchObject({ type: AirtableFailureType.invalidRequest, nonRetryable: true });
+    expect(unknownField.failure).toMatchObject({
+      type: AirtableFailureType.invalidRequest,
+      nonRetryable: true,
+    });
     expect(unknownField.failure.message).toContain('UNKNOWN_FIELD_NAME');
 
     const missing = await failureOf(records().destroy('Tasks', ['recAAAAAAAAAAAAAA']));
@@ -111,24 +153,39 @@ describe('Airtable adapter against the emulator', () => {
 
   it('retries 429 no sooner than 30 s and penalizes the base; retries 5xx with backoff', async () => {
     const token = `patThrottled.${randomUUID()}`;
-    const throttled = await startAirtableEmulator({ seed: smallSeed(), tokens: [token], faults: { rateLimitRate: 1 } });
+    const throttled = await startAirtableEmulator({
+      seed: smallSeed(),
+      tokens: [token],
+      faults: { rateLimitRate: 1 },
+    });
     try {
-      const r = createAirtableRecords({ endpointUrl: throttled.url, token, baseId: SMALL_BASE_ID, pacer: new PostgresPacer(pool) });
+      const r = createAirtableRecords({
+        endpointUrl: throttled.url,
+        token,
+        baseId: SMALL_BASE_ID,
+        pacer: new PostgresPacer(pool),
+      });
       const limited = await failureOf(r.listPage('Tasks'));
       expect(limited.error.status).toBe(429);
       expect(limited.failure).toMatchObject({ type: AirtableFailureType.rateLimited, nonRetryable: false });
       expect((limited.failure as ApplicationFailure).nextRetryDelay).toBe('30s');
-      const { rows } = await pool.query(`SELECT penalty_until > now() + interval '25 seconds' AS held FROM airtable_pacing WHERE key = $1`, [
-        `base:${SMALL_BASE_ID}`,
-      ]);
+      const { rows } = await pool.query(
+        `SELECT penalty_until > now() + interval '25 seconds' AS held FROM airtable_pacing WHERE key = $1`,
+        [`base:${SMALL_BASE_ID}`],
+      );
       expect(rows[0].held).toBe(true);
       // The token is held too; lift both so the 5xx check does not wait out the 30 s.
-      await pool.query(`UPDATE airtable_pacing SET penalty_until = NULL WHERE key = ANY($1)`, [[`base:${SMALL_BASE_ID}`, tokenKey(token)]]);
+      await pool.query(`UPDATE airtable_pacing SET penalty_until = NULL WHERE key = ANY($1)`, [
+        [`base:${SMALL_BASE_ID}`, tokenKey(token)],
+      ]);
 
       throttled.setFaults({ serverErrorRate: 1 });
       const unavailable = await failureOf(r.listPage('Tasks'));
       expect(unavailable.error.status).toBeGreaterThanOrEqual(500);
-      expect(unavailable.failure).toMatchObject({ type: AirtableFailureType.unavailable, nonRetryable: false });
+      expect(unavailable.failure).toMatchObject({
+        type: AirtableFailureType.unavailable,
+        nonRetryable: false,
+      });
     } finally {
       await throttled.close();
     }
@@ -144,7 +201,11 @@ describe('Airtable adapter against the emulator', () => {
     expect(metaCalls()).toBe(before + 1);
 
     const tasks = first.find((t) => t.name === 'Tasks')!;
-    await cache.createField(http, SMALL_BASE_ID, tasks.id, { name: `Estimate ${randomUUID().slice(0, 6)}`, type: 'number', options: { precision: 0 } });
+    await cache.createField(http, SMALL_BASE_ID, tasks.id, {
+      name: `Estimate ${randomUUID().slice(0, 6)}`,
+      type: 'number',
+      options: { precision: 0 },
+    });
     const after = await cache.get(http, SMALL_BASE_ID);
     expect(after.find((t) => t.name === 'Tasks')!.fields.length).toBe(tasks.fields.length + 1);
   });

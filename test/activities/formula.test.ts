@@ -1,4 +1,11 @@
-import { formulaEquals, formulaField, formulaNumber, formulaString, modifiedAfter, recordIdIn } from '../../activities/airtable/formula';
+import {
+  formulaEquals,
+  formulaField,
+  formulaNumber,
+  formulaString,
+  modifiedAfter,
+  recordIdIn,
+} from '../../activities/airtable/formula';
 
 describe('formula escaping', () => {
   it.each([
@@ -36,7 +43,9 @@ describe('formula escaping', () => {
   });
 
   it('builds incremental-sync and id filters', () => {
-    expect(modifiedAfter('2026-01-01T00:00:00.000Z')).toBe('IS_AFTER(LAST_MODIFIED_TIME(), DATETIME_PARSE("2026-01-01T00:00:00.000Z"))');
+    expect(modifiedAfter('2026-01-01T00:00:00.000Z')).toBe(
+      'IS_AFTER(LAST_MODIFIED_TIME(), DATETIME_PARSE("2026-01-01T00:00:00.000Z"))',
+    );
     expect(() => modifiedAfter('yesterday")')).toThrow(RangeError);
     expect(recordIdIn(['recA', 'recB'])).toBe('OR(RECORD_ID() = "recA", RECORD_ID() = "recB")');
   });

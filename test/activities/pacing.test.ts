@@ -22,7 +22,12 @@ describe('PostgresPacer', () => {
   });
   afterAll(() => Promise.all(pools.map((p) => p.end())));
 
-  async function hammer(pacers: PostgresPacer[], baseIds: string[], token: string, perCaller: number): Promise<Map<string, number[]>> {
+  async function hammer(
+    pacers: PostgresPacer[],
+    baseIds: string[],
+    token: string,
+    perCaller: number,
+  ): Promise<Map<string, number[]>> {
     const times = new Map<string, number[]>(baseIds.map((b) => [b, []]));
     await Promise.all(
       pacers.flatMap((pacer) =>
@@ -42,7 +47,14 @@ describe('PostgresPacer', () => {
   it('keeps one base within 5 starts in any second, across processes, and near that rate', async () => {
     const baseId = `app${randomUUID().replace(/-/g, '').slice(0, 14)}`;
     const started = Date.now();
-    const times = (await hammer(pools.map((p) => new PostgresPacer(p)), [baseId], `tok-${randomUUID()}`, 4)).get(baseId)!;
+    const times = (
+      await hammer(
+        pools.map((p) => new PostgresPacer(p)),
+        [baseId],
+        `tok-${randomUUID()}`,
+        4,
+      )
+    ).get(baseId)!;
     const elapsed = (Math.max(...times) - started) / 1000;
     expect(times).toHaveLength(24);
     expect(busiestSecond(times)).toBeLessThanOrEqual(5);

@@ -2,7 +2,13 @@ import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import type { Express } from 'express';
 import { signAccessToken } from '../../api/auth-tokens';
-import { createTestApi, createTestContext, registerUser, uniqueTaskQueue, type TestContext } from '../support/helpers';
+import {
+  createTestApi,
+  createTestContext,
+  registerUser,
+  uniqueTaskQueue,
+  type TestContext,
+} from '../support/helpers';
 
 describe('auth API', () => {
   let ctx: TestContext;
@@ -15,25 +21,49 @@ describe('auth API', () => {
 
   it('register → login → me → refresh; the spent refresh token is refused', async () => {
     const user = await registerUser(app, 'Ada');
-    const login = await request(app).post('/api/v1/auth/login').send({ email: user.email, password: user.password }).expect(200);
-    expect(login.body).toEqual({ accessToken: expect.any(String), refreshToken: expect.any(String), expiresIn: 900 });
+    const login = await request(app)
+      .post('/api/v1/auth/login')
+      .send({ email: user.email, password: user.password })
+      .expect(200);
+    expect(login.body).toEqual({
+      accessToken: expect.any(String),
+      refreshToken: expect.any(String),
+      expiresIn: 900,
+    });
 
-    const me = await request(app).get('/api/v1/users/me').set('Authorization', `Bearer ${login.body.accessToken}`).expect(200);
+    const me = await request(app)
+      .get('/api/v1/users/me')
+      .set('Authorization', `Bearer ${login.body.accessToken}`)
+      .expect(200);
     expect(me.body).toEqual({ id: user.userId, email: user.email, name: 'Ada' });
 
-    const refreshed = await request(app).post('/api/v1/auth/refresh').send({ refreshToken: login.body.refreshToken }).expect(200);
+    const refreshed = await request(app)
+      .post('/api/v1/auth/refresh')
+      .send({ refreshToken: login.body.refreshToken })
+      .expect(200);
     expect(refreshed.body.refreshToken).not.toBe(login.body.refreshToken);
-    await request(app).get('/api/v1/users/me').set('Authorization', `Bearer ${refreshed.body.accessToken}`).expect(200);
+    await request(app)
+      .get('/api/v1/users/me')
+      .set('Authorization', `Bearer ${refreshed.body.accessToken}`)
+      .expect(200);
 
-    const reused = await request(app).post('/api/v1/auth/refresh').send({ refreshToken: login.body.refreshToken }).expect(401);
+    const reused = await request(app)
+      .post('/api/v1/auth/refresh')
+      .send({ refreshToken: login.body.refreshToken })
+      .expect(401);
     expect(reused.body.error.code).toBe('unauthorized');
     // Reuse signals theft: the whole login is ended, including the token issued by the rotation.
-    await request(app).post('/api/v1/auth/refresh').send({ refreshToken: refreshed.body.refreshToken }).expect(401);
+    await request(app)
+      .post('/api/v1/auth/refresh')
+      .send({ refreshToken: refreshed.body.refreshToken })
+      .expect(401);
   });
 
   it('stores refresh tokens hashed, never as issued', async () => {
     const user = await registerUser(app);
-    const { rows } = await ctx.pool.query('SELECT token_hash FROM refresh_tokens WHERE user_id = $1', [user.userId]);
+    const { rows } = await ctx.pool.query('SELECT token_hash FROM refresh_tokens WHERE user_id = $1', [
+      user.userId,
+    ]);
     expect(rows).toHaveLength(1);
     expect(rows[0].token_hash).not.toContain(user.refreshToken);
     expect(rows[0].token_hash).toMatch(/^[0-9a-f]{64}$/);
@@ -47,8 +77,14 @@ describe('auth API', () => {
 
   it('refuses a wrong password and an unknown email alike', async () => {
     const user = await registerUser(app);
-    const wrong = await request(app).post('/api/v1/auth/login').send({ email: user.email, password: 'not the password' }).expect(401);
-    const unknown = await request(app).post('/api/v1/auth/login').send({ email: 'nobody@example.com', password: 'whatever1' }).expect(401);
+    const wrong = await request(app)
+      .post('/api/v1/auth/login')
+      .send({ email: user.email, password: 'not the password' })
+      .expect(401);
+    const unknown = await request(app)
+      .post('/api/v1/auth/login')
+      .send({ email: 'nobody@example.com', password: 'whatever1' })
+      .expect(401);
     expect(wrong.body).toEqual(unknown.body);
   });
 
@@ -77,7 +113,8 @@ describe('auth API', () => {
     beforeAll(async () => {
       user = await registerUser(app);
     });
-    const me = (token: string) => request(app).get('/api/v1/users/me').set('Authorization', `Bearer ${token}`);
+    const me = (token: string) =>
+      request(app).get('/api/v1/users/me').set('Authorization', `Bearer ${token}`);
 
     it('refuses a missing token', async () => {
       const res = await request(app).get('/api/v1/users/me').expect(401);
@@ -87,7 +124,9 @@ describe('auth API', () => {
     it('refuses a tampered token', async () => {
       const [header, payload, signature] = user.accessToken.split('.');
       const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString());
-      const forged = Buffer.from(JSON.stringify({ ...claims, sub: '00000000-0000-0000-0000-000000000000' })).toString('base64url');
+      const forged = Buffer.from(
+        JSON.stringify({ ...claims, sub: '00000000-0000-0000-0000-000000000000' }),
+      ).toString('base64url');
       await me(`${header}.${forged}.${signature}`).expect(401);
     });
 
@@ -104,13 +143,21 @@ describe('auth API', () => {
     it('refuses an alg:none token', async () => {
       const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
       const payload = Buffer.from(
-        JSON.stringify({ typ: 'access', sub: user.userId, iss: 'airtable-ops', aud: 'airtable-ops-api', exp: Math.floor(Date.now() / 1000) + 600 }),
+        JSON.stringify({
+          typ: 'access',
+          sub: user.userId,
+          iss: 'airtable-ops',
+          aud: 'airtable-ops-api',
+          exp: Math.floor(Date.now() / 1000) + 600,
+        }),
       ).toString('base64url');
       await me(`${header}.${payload}.`).expect(401);
     });
 
     it('refuses a token signed with another secret', async () => {
-      await me(signAccessToken(user.userId, 'another secret that is long enough to be plausible', 600)).expect(401);
+      await me(
+        signAccessToken(user.userId, 'another secret that is long enough to be plausible', 600),
+      ).expect(401);
     });
 
     it('accepts the genuine token', async () => {
@@ -121,9 +168,15 @@ describe('auth API', () => {
   it('rate-limits login attempts', async () => {
     const limited = createTestApi(ctx, uniqueTaskQueue('auth-limit'), { loginRateLimitPerMinute: 3 });
     for (let i = 0; i < 3; i++) {
-      await request(limited).post('/api/v1/auth/login').send({ email: 'x@example.com', password: 'wrong-password' }).expect(401);
+      await request(limited)
+        .post('/api/v1/auth/login')
+        .send({ email: 'x@example.com', password: 'wrong-password' })
+        .expect(401);
     }
-    const res = await request(limited).post('/api/v1/auth/login').send({ email: 'x@example.com', password: 'wrong-password' }).expect(429);
+    const res = await request(limited)
+      .post('/api/v1/auth/login')
+      .send({ email: 'x@example.com', password: 'wrong-password' })
+      .expect(429);
     expect(res.body.error.code).toBe('too_many_requests');
   });
 });

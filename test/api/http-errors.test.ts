@@ -1,6 +1,12 @@
 import request from 'supertest';
 import type { Express } from 'express';
-import { createTestApi, createTestContext, registerUser, uniqueTaskQueue, type TestContext } from '../support/helpers';
+import {
+  createTestApi,
+  createTestContext,
+  registerUser,
+  uniqueTaskQueue,
+  type TestContext,
+} from '../support/helpers';
 
 describe('HTTP behaviour', () => {
   let ctx: TestContext;
@@ -13,7 +19,10 @@ describe('HTTP behaviour', () => {
 
   it('answers healthz and readyz', async () => {
     expect((await request(app).get('/healthz').expect(200)).body).toEqual({ status: 'ok' });
-    expect((await request(app).get('/readyz').expect(200)).body).toEqual({ status: 'ok', checks: { postgres: 'ok', temporal: 'ok' } });
+    expect((await request(app).get('/readyz').expect(200)).body).toEqual({
+      status: 'ok',
+      checks: { postgres: 'ok', temporal: 'ok' },
+    });
   });
 
   it('answers 503 from readyz when Postgres is gone', async () => {
@@ -27,7 +36,11 @@ describe('HTTP behaviour', () => {
   });
 
   it('answers malformed JSON with a JSON 400', async () => {
-    const res = await request(app).post('/api/v1/auth/login').set('Content-Type', 'application/json').send('{"email":').expect(400);
+    const res = await request(app)
+      .post('/api/v1/auth/login')
+      .set('Content-Type', 'application/json')
+      .send('{"email":')
+      .expect(400);
     expect(res.headers['content-type']).toMatch(/application\/json/);
     expect(res.body.error.code).toBe('invalid_json');
   });
@@ -43,7 +56,9 @@ describe('HTTP behaviour', () => {
 
   it('answers unknown routes with a JSON 404', async () => {
     const res = await request(app).get('/api/v1/nothing-here').expect(404);
-    expect(res.body).toEqual({ error: { code: 'route_not_found', message: 'No route for GET /api/v1/nothing-here' } });
+    expect(res.body).toEqual({
+      error: { code: 'route_not_found', message: 'No route for GET /api/v1/nothing-here' },
+    });
   });
 
   it('sets security headers and a request id', async () => {
@@ -63,7 +78,11 @@ describe('HTTP behaviour', () => {
 
   it.each([
     ['no name', { airtable: { baseId: 'appAAAAAAAAAAAAAA', token: 'patXXXXXXXXXXXXXX' } }, 'name'],
-    ['a bad base id', { name: 'Ops', airtable: { baseId: 'base1', token: 'patXXXXXXXXXXXXXX' } }, 'airtable.baseId'],
+    [
+      'a bad base id',
+      { name: 'Ops', airtable: { baseId: 'base1', token: 'patXXXXXXXXXXXXXX' } },
+      'airtable.baseId',
+    ],
     ['no token', { name: 'Ops', airtable: { baseId: 'appAAAAAAAAAAAAAA' } }, 'airtable.token'],
   ])('refuses a workspace with %s, starting nothing', async (_case, body, path) => {
     const user = await registerUser(app);

@@ -34,14 +34,18 @@ describe('secrets at rest', () => {
     const parts = sealed.split(':');
     const tampered = Buffer.from(parts[3]!, 'base64');
     tampered[0] = tampered[0]! ^ 1;
-    expect(() => decryptSecret([...parts.slice(0, 3), tampered.toString('base64')].join(':'), key, 'workspace-1')).toThrow();
+    expect(() =>
+      decryptSecret([...parts.slice(0, 3), tampered.toString('base64')].join(':'), key, 'workspace-1'),
+    ).toThrow();
   });
 });
 
 describe('configuration', () => {
   it('requires secrets in production', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://x/y' })).toThrow(ConfigError);
-    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://x/y' })).toThrow(/JWT_SECRET, APP_ENCRYPTION_KEY/);
+    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://x/y' })).toThrow(
+      /JWT_SECRET, APP_ENCRYPTION_KEY/,
+    );
   });
 
   it('names the offending variable', () => {

@@ -36,11 +36,15 @@ describe('npm start', () => {
     });
     child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-    await eventually(async () => {
-      if (child.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
-      const res = await fetch(`http://127.0.0.1:${env.PORT}/readyz`).catch(() => undefined);
-      return res?.status === 200 ? true : undefined;
-    }, 120_000, 500);
+    await eventually(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
+        const res = await fetch(`http://127.0.0.1:${env.PORT}/readyz`).catch(() => undefined);
+        return res?.status === 200 ? true : undefined;
+      },
+      120_000,
+      500,
+    );
     return child;
   }
 
@@ -80,7 +84,10 @@ describe('npm start', () => {
     expect(ui.status).toBe(200);
 
     const email = `start-${Date.now()}@example.com`;
-    const registered = await api(env.PORT, 'POST', '/auth/register', { email, password: 'long enough password' });
+    const registered = await api(env.PORT, 'POST', '/auth/register', {
+      email,
+      password: 'long enough password',
+    });
     expect(registered.status).toBe(201);
     const created = await api(
       env.PORT,
@@ -105,13 +112,26 @@ describe('npm start', () => {
     platform = await start(env);
     const login = await api(env.PORT, 'POST', '/auth/login', { email, password: 'long enough password' });
     expect(login.status).toBe(200);
-    const workspace = await api(env.PORT, 'GET', `/workspaces/${workspaceId}`, undefined, login.body.accessToken);
+    const workspace = await api(
+      env.PORT,
+      'GET',
+      `/workspaces/${workspaceId}`,
+      undefined,
+      login.body.accessToken,
+    );
     expect(workspace.body.status).toBe('active');
     const job = await api(env.PORT, 'GET', `/jobs/${jobId}`, undefined, login.body.accessToken);
     expect(job.body).toMatchObject({ id: jobId, status: 'completed' });
     const listed = execFileSync(
       process.env[TEST_ENV.temporalCli]!,
-      ['workflow', 'list', '--address', `127.0.0.1:${env.TEMPORAL_PORT}`, '--query', `WorkspaceId="${workspaceId}"`],
+      [
+        'workflow',
+        'list',
+        '--address',
+        `127.0.0.1:${env.TEMPORAL_PORT}`,
+        '--query',
+        `WorkspaceId="${workspaceId}"`,
+      ],
       { encoding: 'utf8' },
     );
     expect(listed).toContain(jobId);

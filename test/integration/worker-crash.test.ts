@@ -6,14 +6,25 @@ import request from 'supertest';
 import { startAirtableEmulator, type AirtableEmulator } from '../../emulator/airtable';
 import { taskQueues } from '../../workers/task-queues';
 import { TEST_ENV } from '../support/env';
-import { createTestApi, createTestContext, eventually, registerUser, type TestContext } from '../support/helpers';
+import {
+  createTestApi,
+  createTestContext,
+  eventually,
+  registerUser,
+  type TestContext,
+} from '../support/helpers';
 import { SMALL_BASE_ID, smallSeed } from '../support/seeds';
 
 const TOKEN = 'patCrashTestToken.0123456789abcdef';
 const ROOT = path.resolve(__dirname, '../..');
 
 /** The real worker entry point (workers/main.ts) as its own process, so it can be SIGKILLed. */
-function spawnWorker(ctx: TestContext, emulator: AirtableEmulator, prefix: string, dataDir: string): ChildProcess {
+function spawnWorker(
+  ctx: TestContext,
+  emulator: AirtableEmulator,
+  prefix: string,
+  dataDir: string,
+): ChildProcess {
   // Node itself with tsx as a loader: one process, so SIGKILL hits the worker and not a wrapper.
   return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')], {
     cwd: ROOT,
@@ -68,7 +79,9 @@ describe('a worker killed mid-provisioning', () => {
     const handle = ctx.client.workflow.getHandle(job.id);
     await eventually(async () => {
       const { raw } = await handle.describe();
-      const started = raw.pendingActivities?.some((a) => a.activityType?.name === 'verifyAirtableAccess' && a.lastStartedTime);
+      const started = raw.pendingActivities?.some(
+        (a) => a.activityType?.name === 'verifyAirtableAccess' && a.lastStartedTime,
+      );
       return started ? true : undefined;
     }, 60_000);
     first.kill('SIGKILL');
@@ -81,15 +94,22 @@ describe('a worker killed mid-provisioning', () => {
     }, 90_000);
     expect(settled.status).toBe('active');
 
-    const rows = await ctx.pool.query('SELECT count(*)::int AS n FROM workspaces WHERE owner_id = $1', [user.userId]);
+    const rows = await ctx.pool.query('SELECT count(*)::int AS n FROM workspaces WHERE owner_id = $1', [
+      user.userId,
+    ]);
     expect(rows.rows[0].n).toBe(1);
-    const secrets = await ctx.pool.query('SELECT count(*)::int AS n FROM airtable_connections WHERE workspace_id = $1', [workspace.id]);
+    const secrets = await ctx.pool.query(
+      'SELECT count(*)::int AS n FROM airtable_connections WHERE workspace_id = $1',
+      [workspace.id],
+    );
     expect(secrets.rows[0].n).toBe(1);
     const jobRes = await request(app).get(`/api/v1/jobs/${job.id}`).set(user.auth).expect(200);
     expect(jobRes.body.status).toBe('completed');
     // The kill really interrupted an attempt: verification ran more than once.
     const history = await handle.fetchHistory();
-    const attempts = history.events?.filter((e) => e.activityTaskStartedEventAttributes && e.activityTaskStartedEventAttributes.attempt! > 1);
+    const attempts = history.events?.filter(
+      (e) => e.activityTaskStartedEventAttributes && e.activityTaskStartedEventAttributes.attempt! > 1,
+    );
     expect(attempts?.length).toBeGreaterThanOrEqual(1);
   }, 180_000);
 });

@@ -9,7 +9,15 @@ import { insertJob } from '../../db/jobs';
 import { insertWorkspaceWithConnection } from '../../db/workspaces';
 import { startAirtableEmulator, type AirtableEmulator } from '../../emulator/airtable';
 import { TEST_ENV } from '../support/env';
-import { createTestApi, createTestContext, eventually, registerUser, uniqueTaskQueue, withWorker, type TestContext } from '../support/helpers';
+import {
+  createTestApi,
+  createTestContext,
+  eventually,
+  registerUser,
+  uniqueTaskQueue,
+  withWorker,
+  type TestContext,
+} from '../support/helpers';
 import { SMALL_BASE_ID, smallSeed } from '../support/seeds';
 
 // API → real dev server → worker → Airtable emulator → Postgres, for success and for failure.
@@ -37,10 +45,14 @@ describe('workspace provisioning, end to end', () => {
     stopWorker = release;
     let started!: (w: Worker) => void;
     const ready = new Promise<Worker>((r) => (started = r));
-    workerDone = withWorker(ctx, { taskQueue, deps: { airtable: { endpointUrl: emulator.url, requestTimeoutMs: 5_000 } } }, async (w) => {
-      started(w);
-      await held;
-    });
+    workerDone = withWorker(
+      ctx,
+      { taskQueue, deps: { airtable: { endpointUrl: emulator.url, requestTimeoutMs: 5_000 } } },
+      async (w) => {
+        started(w);
+        await held;
+      },
+    );
     await ready;
   });
   afterAll(async () => {
@@ -79,15 +91,29 @@ describe('workspace provisioning, end to end', () => {
     const jobId = created.body.job.id;
 
     const workspace = await settled(user.auth, workspaceId);
-    expect(workspace).toMatchObject({ id: workspaceId, status: 'active', airtable: { baseId: SMALL_BASE_ID } });
+    expect(workspace).toMatchObject({
+      id: workspaceId,
+      status: 'active',
+      airtable: { baseId: SMALL_BASE_ID },
+    });
     expect(JSON.stringify(workspace)).not.toContain(TOKEN);
 
     const job = await jobOf(user.auth, jobId);
-    expect(job).toMatchObject({ id: jobId, kind: 'workspace.provision', status: 'completed', result: { status: 'active', tableCount: 2 } });
+    expect(job).toMatchObject({
+      id: jobId,
+      kind: 'workspace.provision',
+      status: 'completed',
+      result: { status: 'active', tableCount: 2 },
+    });
 
-    const schema = await ctx.pool.query('SELECT tables FROM workspace_schemas WHERE workspace_id = $1', [workspaceId]);
+    const schema = await ctx.pool.query('SELECT tables FROM workspace_schemas WHERE workspace_id = $1', [
+      workspaceId,
+    ]);
     expect(schema.rows[0].tables.map((t: { name: string }) => t.name)).toEqual(['Projects', 'Tasks']);
-    const secret = await ctx.pool.query('SELECT token_ciphertext, verified_at FROM airtable_connections WHERE workspace_id = $1', [workspaceId]);
+    const secret = await ctx.pool.query(
+      'SELECT token_ciphertext, verified_at FROM airtable_connections WHERE workspace_id = $1',
+      [workspaceId],
+    );
     expect(secret.rows).toHaveLength(1);
     expect(secret.rows[0].token_ciphertext).not.toContain(TOKEN);
     expect(secret.rows[0].verified_at).not.toBeNull();
@@ -97,13 +123,30 @@ describe('workspace provisioning, end to end', () => {
 
     // What the Web UI and the CLI show: the job is found by its workspace, and carries no token.
     const cli = process.env[TEST_ENV.temporalCli]!;
-    const listed = execFileSync(cli, ['workflow', 'list', '--address', ctx.address, '--query', `WorkspaceId="${workspaceId}"`, '--output', 'json'], {
-      encoding: 'utf8',
-    });
+    const listed = execFileSync(
+      cli,
+      [
+        'workflow',
+        'list',
+        '--address',
+        ctx.address,
+        '--query',
+        `WorkspaceId="${workspaceId}"`,
+        '--output',
+        'json',
+      ],
+      {
+        encoding: 'utf8',
+      },
+    );
     expect(listed).toContain(jobId);
-    const history = execFileSync(cli, ['workflow', 'show', '--address', ctx.address, '--workflow-id', jobId, '--output', 'json'], {
-      encoding: 'utf8',
-    });
+    const history = execFileSync(
+      cli,
+      ['workflow', 'show', '--address', ctx.address, '--workflow-id', jobId, '--output', 'json'],
+      {
+        encoding: 'utf8',
+      },
+    );
     expect(history).toContain('snapshotBaseSchema');
     expect(history).not.toContain(TOKEN);
     expect(history).not.toContain(Buffer.from(TOKEN).toString('base64'));
@@ -134,12 +177,18 @@ describe('workspace provisioning, end to end', () => {
     expect(job.status).toBe('failed');
     expect(job.error.message).toMatch(reason);
 
-    const secrets = await ctx.pool.query('SELECT 1 FROM airtable_connections WHERE workspace_id = $1', [created.body.workspace.id]);
+    const secrets = await ctx.pool.query('SELECT 1 FROM airtable_connections WHERE workspace_id = $1', [
+      created.body.workspace.id,
+    ]);
     expect(secrets.rowCount).toBe(0);
-    const snapshots = await ctx.pool.query('SELECT 1 FROM workspace_schemas WHERE workspace_id = $1', [created.body.workspace.id]);
+    const snapshots = await ctx.pool.query('SELECT 1 FROM workspace_schemas WHERE workspace_id = $1', [
+      created.body.workspace.id,
+    ]);
     expect(snapshots.rowCount).toBe(0);
     // A non-retryable Airtable answer is not retried: one meta call, not eight.
-    const calls = emulator.requestLog.filter((e) => e.path.includes(SMALL_BASE_ID) && e.status >= 400 && e.status < 500);
+    const calls = emulator.requestLog.filter(
+      (e) => e.path.includes(SMALL_BASE_ID) && e.status >= 400 && e.status < 500,
+    );
     expect(calls.length).toBeGreaterThanOrEqual(1);
   });
 
@@ -152,13 +201,21 @@ describe('workspace provisioning, end to end', () => {
       .send({ name: 'Private', airtable: { baseId: SMALL_BASE_ID, token: TOKEN } })
       .expect(202);
     const { workspace, job } = created.body;
-    const missing = await request(app).get(`/api/v1/workspaces/00000000-0000-4000-8000-000000000000`).set(stranger.auth).expect(404);
-    const foreign = await request(app).get(`/api/v1/workspaces/${workspace.id}`).set(stranger.auth).expect(404);
+    const missing = await request(app)
+      .get(`/api/v1/workspaces/00000000-0000-4000-8000-000000000000`)
+      .set(stranger.auth)
+      .expect(404);
+    const foreign = await request(app)
+      .get(`/api/v1/workspaces/${workspace.id}`)
+      .set(stranger.auth)
+      .expect(404);
     expect(foreign.body).toEqual(missing.body);
     await request(app).get(`/api/v1/jobs/${job.id}`).set(stranger.auth).expect(404);
     await request(app).post(`/api/v1/jobs/${job.id}/cancel`).set(stranger.auth).expect(404);
     await request(app).delete(`/api/v1/workspaces/${workspace.id}`).set(stranger.auth).expect(404);
-    expect((await request(app).get('/api/v1/workspaces').set(stranger.auth).expect(200)).body.workspaces).toEqual([]);
+    expect(
+      (await request(app).get('/api/v1/workspaces').set(stranger.auth).expect(200)).body.workspaces,
+    ).toEqual([]);
     await settled(owner.auth, workspace.id);
   });
 
@@ -177,7 +234,11 @@ describe('workspace provisioning, end to end', () => {
     await insertJob(ctx.pool, { id: jobId, kind: 'workspace.provision', workspaceId, userId: user.userId });
     await ctx.pool.query(`UPDATE jobs SET created_at = now() - interval '5 minutes' WHERE id = $1`, [jobId]);
 
-    const resumed = await resumePendingJobs({ pool: ctx.pool, temporal: { client: ctx.client, taskQueue }, logger: createLogger({ level: 'silent' }) });
+    const resumed = await resumePendingJobs({
+      pool: ctx.pool,
+      temporal: { client: ctx.client, taskQueue },
+      logger: createLogger({ level: 'silent' }),
+    });
     expect(resumed).toBeGreaterThanOrEqual(1);
     expect((await settled(user.auth, workspaceId)).status).toBe('active');
     expect((await jobOf(user.auth, jobId)).status).toBe('completed');

@@ -27,7 +27,12 @@ export default async function globalSetup(): Promise<void> {
 
   const cli = await resolveTemporalCli();
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'airtable-ops-test-'));
-  const server = await startDevServer({ cliPath: cli.path, port: 0, uiPort: false, logFile: path.join(workDir, 'temporal.log') });
+  const server = await startDevServer({
+    cliPath: cli.path,
+    port: 0,
+    uiPort: false,
+    logFile: path.join(workDir, 'temporal.log'),
+  });
   globalThis.__TEST_DEV_SERVER__ = server;
   process.env[TEST_ENV.temporalAddress] = server.address;
   process.env[TEST_ENV.temporalCli] = cli.path;

@@ -97,7 +97,11 @@ export async function withWorker<T>(
 }
 
 /** The API around the shared Postgres and Temporal, for supertest. */
-export function createTestApi(ctx: TestContext, taskQueue: string, overrides: Partial<ApiDeps['config']> = {}): Express {
+export function createTestApi(
+  ctx: TestContext,
+  taskQueue: string,
+  overrides: Partial<ApiDeps['config']> = {},
+): Express {
   return createApp({
     pool: ctx.pool,
     temporal: { client: ctx.client, taskQueue },
@@ -130,7 +134,11 @@ export async function registerUser(app: Express, name = 'Test User') {
 }
 
 /** Polls `fn` until it returns a value that is not undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 30_000, intervalMs = 200): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+  intervalMs = 200,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {

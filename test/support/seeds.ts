@@ -14,7 +14,11 @@ export function smallSeed(): EmulatorSeed {
             name: 'Projects',
             fields: [
               { name: 'Name', type: 'singleLineText' },
-              { name: 'Status', type: 'singleSelect', options: { choices: [{ name: 'Active' }, { name: 'Done' }] } },
+              {
+                name: 'Status',
+                type: 'singleSelect',
+                options: { choices: [{ name: 'Active' }, { name: 'Done' }] },
+              },
               { name: 'Budget', type: 'number', options: { precision: 0 } },
             ],
             records: [

@@ -3,11 +3,22 @@ import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { WorkspaceActivities } from '../../activities/workspaces';
 import { PROVISIONING_FAILED } from '../../workflows/workspaces';
-import { createTestContext, eventually, uniqueTaskQueue, withWorker, type TestContext } from '../support/helpers';
+import {
+  createTestContext,
+  eventually,
+  uniqueTaskQueue,
+  withWorker,
+  type TestContext,
+} from '../support/helpers';
 
 // The saga's control flow with injected activities: which undo runs after a failure at each step.
 
-type Step = 'claimWorkspace' | 'checkAirtableConnection' | 'verifyAirtableAccess' | 'snapshotBaseSchema' | 'activateWorkspace';
+type Step =
+  | 'claimWorkspace'
+  | 'checkAirtableConnection'
+  | 'verifyAirtableAccess'
+  | 'snapshotBaseSchema'
+  | 'activateWorkspace';
 
 function fakeActivities(options: { failAt?: Step; hangAt?: Step; flakyCompensation?: number } = {}) {
   const calls: string[] = [];
@@ -61,16 +72,31 @@ describe('provisionWorkspace saga', () => {
   it('runs every step in order and returns the schema summary', async () => {
     const { calls, activities } = fakeActivities();
     const result = await run(activities);
-    expect(calls).toEqual(['claimWorkspace', 'checkAirtableConnection', 'verifyAirtableAccess', 'snapshotBaseSchema', 'activateWorkspace']);
+    expect(calls).toEqual([
+      'claimWorkspace',
+      'checkAirtableConnection',
+      'verifyAirtableAccess',
+      'snapshotBaseSchema',
+      'activateWorkspace',
+    ]);
     expect(result).toMatchObject({ status: 'active', tableCount: 2, fieldCount: 7 });
   });
 
   const cases: Array<[Step, string[]]> = [
     ['claimWorkspace', ['markWorkspaceFailed(claimWorkspace broke)']],
-    ['checkAirtableConnection', ['eraseAirtableConnection', 'markWorkspaceFailed(checkAirtableConnection broke)']],
+    [
+      'checkAirtableConnection',
+      ['eraseAirtableConnection', 'markWorkspaceFailed(checkAirtableConnection broke)'],
+    ],
     ['verifyAirtableAccess', ['eraseAirtableConnection', 'markWorkspaceFailed(verifyAirtableAccess broke)']],
-    ['snapshotBaseSchema', ['deleteSchemaSnapshot', 'eraseAirtableConnection', 'markWorkspaceFailed(snapshotBaseSchema broke)']],
-    ['activateWorkspace', ['deleteSchemaSnapshot', 'eraseAirtableConnection', 'markWorkspaceFailed(activateWorkspace broke)']],
+    [
+      'snapshotBaseSchema',
+      ['deleteSchemaSnapshot', 'eraseAirtableConnection', 'markWorkspaceFailed(snapshotBaseSchema broke)'],
+    ],
+    [
+      'activateWorkspace',
+      ['deleteSchemaSnapshot', 'eraseAirtableConnection', 'markWorkspaceFailed(activateWorkspace broke)'],
+    ],
   ];
 
   it.each(cases)('a failure in %s undoes the earlier steps in reverse order', async (failAt, undo) => {
