@@ -95,12 +95,10 @@ export function workspacesRouter(deps: ApiDeps): Router {
       );
     }
     await jobs.setJobStatus(pool, jobId, 'running');
-    res
-      .status(202)
-      .json({
-        workspace: { id: workspace.id, name: workspace.name, status: workspace.status },
-        job: { id: jobId },
-      });
+    res.status(202).json({
+      workspace: { id: workspace.id, name: workspace.name, status: workspace.status },
+      job: { id: jobId },
+    });
   });
 
   router.get('/', async (req, res) => {
