@@ -111,7 +111,7 @@ async function main(): Promise<void> {
     '|---|---|---|---|---|---|---|---|',
     `| ${done.delivered} | ${pages} | ${seconds.toFixed(1)} | ${perSecond.toFixed(0)} | ${share.toFixed(1)}% | ${(pages / seconds).toFixed(2)} | ${(peakRss / 2 ** 20).toFixed(0)} MiB | ${((peakRss - startRss) / 2 ** 20).toFixed(0)} MiB |`,
     '',
-    'Emulator with real limits (5 req/s per base, 50 req/s per token, 30 s penalty) and 100–250 ms latency per request, in its own process; pacing through Postgres (`PostgresPacer`, 5 starts per 1.05 s window).',
+    'Emulator with real limits (5 req/s per base, 50 req/s per token, 30 s penalty) and 100–250 ms latency per request, in its own process; pacing through Postgres (`PostgresPacer`, 5 starts per 1.075 s window).',
   ];
   recordResult(
     'Read throughput: one table through the adapter',

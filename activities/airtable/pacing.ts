@@ -17,9 +17,11 @@ export interface PacerOptions {
   perTokenPerSecond?: number;
   /**
    * Added to the one-second window, so that jitter between reserving a start time and the request
-   * reaching Airtable cannot squeeze a sixth request into a second. @default 50
+   * reaching Airtable cannot squeeze a sixth request into a second. @default 75
    */
   marginMs?: number;
+  /** A request that would leave later than this after its slot gives the slot up and takes a new one. @default 20 */
+  lateToleranceMs?: number;
 }
 
 /** Decides when the next request to a base may start. */
@@ -43,6 +45,7 @@ export class PostgresPacer implements AirtablePacer {
   private readonly perBase: number;
   private readonly perToken: number;
   private readonly windowMs: number;
+  private readonly lateToleranceMs: number;
 
   constructor(
     private readonly pool: Pool,
@@ -50,18 +53,27 @@ export class PostgresPacer implements AirtablePacer {
   ) {
     this.perBase = options.perBasePerSecond ?? AIRTABLE_LIMITS.perBasePerSecond;
     this.perToken = options.perTokenPerSecond ?? AIRTABLE_LIMITS.perTokenPerSecond;
-    this.windowMs = 1000 + (options.marginMs ?? 50);
+    this.windowMs = 1000 + (options.marginMs ?? 75);
+    this.lateToleranceMs = options.lateToleranceMs ?? 20;
   }
 
   async acquire(baseId: string, token: string, signal?: AbortSignal): Promise<void> {
-    signal?.throwIfAborted();
-    const { rows } = await this.pool.query<{ slot: Date; now: Date }>(
-      `SELECT airtable_reserve_slot($1::text[], $2::int[], make_interval(secs => $3)) AS slot, clock_timestamp() AS now`,
-      [[`base:${baseId}`, tokenKey(token)], [this.perBase, this.perToken], this.windowMs / 1000],
-    );
-    const { slot, now } = rows[0]!;
-    // Both times come from the database clock, so worker clocks need not agree.
-    await sleep(slot.getTime() - now.getTime(), signal);
+    for (;;) {
+      signal?.throwIfAborted();
+      const { rows } = await this.pool.query<{ slot: Date; now: Date }>(
+        `SELECT airtable_reserve_slot($1::text[], $2::int[], make_interval(secs => $3)) AS slot, clock_timestamp() AS now`,
+        [[`base:${baseId}`, tokenKey(token)], [this.perBase, this.perToken], this.windowMs / 1000],
+      );
+      const answered = Date.now();
+      const { slot, now } = rows[0]!;
+      // The database's clock decides. Its \`now\` was read at the end of the call, so mapping it onto the
+      // moment the answer arrived can only make us late, never early.
+      const target = slot.getTime() - now.getTime() + answered;
+      await sleep(target - Date.now(), signal);
+      // A slot is a promise about when the request leaves. One that leaves late (a stalled event
+      // loop, a slow answer from Postgres) would crowd the requests after it, so it takes a new slot.
+      if (Date.now() - target <= this.lateToleranceMs) return;
+    }
   }
 
   async penalize(baseId: string, token: string, untilMs: number): Promise<void> {
