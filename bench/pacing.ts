@@ -1,13 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { PostgresPacer } from '../activities/airtable/pacing';
 import { createAirtableRecords } from '../activities/airtable/records';
 import { loadConfig } from '../core/config';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
-import { freePort } from '../temporal/dev-server';
+import { busiestSecond } from '../emulator/airtable';
+import { startEmulatorProcess } from './emulator-process';
 import { recordResult } from './results';
 
 /**
@@ -21,8 +19,6 @@ import { recordResult } from './results';
  */
 // A fresh token per run, so no pacing state or penalty of an earlier run carries over.
 const TOKEN = `patPacingBench.${Date.now().toString(36)}0123456789`;
-const ROOT = path.join(__dirname, '..');
-const tsx = path.join(ROOT, 'node_modules/.bin/tsx');
 
 interface LogEntry {
   at: number;
@@ -70,27 +66,16 @@ async function reader(
   console.log(JSON.stringify({ requests, errors: errors.length }));
 }
 
-function busiestSecond(times: number[]): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let worst = 0;
-  for (let i = 0, j = 0; i < sorted.length; i++) {
-    while (j < sorted.length && sorted[j]! < sorted[i]! + 1000) j++;
-    worst = Math.max(worst, j - i);
-  }
-  return worst;
-}
-
 async function scenario(
   name: string,
   baseCount: number,
   seconds: number,
 ): Promise<{ lines: string[]; ok: boolean }> {
   const bases = Array.from({ length: baseCount }, (_, i) => `appPACING${String(i).padStart(8, '0')}`);
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-pacing-'));
-  const seedFile = path.join(dir, 'seed.json');
-  writeFileSync(
-    seedFile,
-    JSON.stringify({
+  const emulator = await startEmulatorProcess({
+    token: TOKEN,
+    latency: '20-60',
+    seed: {
       bases: bases.map((id) => ({
         id,
         name: id,
@@ -102,39 +87,28 @@ async function scenario(
           },
         ],
       })),
-    }),
-  );
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const emulator = spawn(
-    tsx,
-    [
-      path.join(ROOT, 'emulator/airtable/main.ts'),
-      '--port',
-      String(port),
-      '--token',
-      TOKEN,
-      '--seed',
-      seedFile,
-      '--latency',
-      '20-60',
-    ],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
     },
-  );
-  await new Promise<void>((resolve, reject) => {
-    emulator.stdout!.on('data', (c: Buffer) => c.toString().includes(url) && resolve());
-    emulator.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
   });
+  const { url } = emulator;
   try {
     const startAt = Date.now() + 8_000;
     const readers = [0, 1].map(
       () =>
         new Promise<number>((resolve, reject) => {
           const child = spawn(
-            tsx,
-            [__filename, '--reader', url, TOKEN, bases.join(','), String(seconds), '4', String(startAt)],
+            process.execPath,
+            [
+              '--import',
+              'tsx',
+              __filename,
+              '--reader',
+              url,
+              TOKEN,
+              bases.join(','),
+              String(seconds),
+              '4',
+              String(startAt),
+            ],
             {
               stdio: ['ignore', 'pipe', 'inherit'],
             },
@@ -201,7 +175,7 @@ async function scenario(
     );
     return { lines, ok };
   } finally {
-    emulator.kill('SIGTERM');
+    emulator.stop();
   }
 }
 

@@ -1,14 +1,10 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { PostgresPacer } from '../activities/airtable/pacing';
 import { createAirtableRecords } from '../activities/airtable/records';
 import { readAllPages } from '../activities/airtable/streaming';
 import { loadConfig } from '../core/config';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
-import { freePort } from '../temporal/dev-server';
+import { startEmulatorProcess } from './emulator-process';
 import { recordResult } from './results';
 
 /**
@@ -24,11 +20,10 @@ const TOKEN = 'patBenchmarkToken.0123456789abcdef';
 const BASE_ID = 'appBENCHMARKread1';
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-read-'));
-  const seedFile = path.join(dir, 'seed.json');
-  writeFileSync(
-    seedFile,
-    JSON.stringify({
+  const emulator = await startEmulatorProcess({
+    token: TOKEN,
+    latency: '100-250',
+    seed: {
       bases: [
         {
           id: BASE_ID,
@@ -58,34 +53,14 @@ async function main(): Promise<void> {
           ],
         },
       ],
-    }),
-  );
-  const port = await freePort();
-  const emulator = spawn(
-    path.join(__dirname, '..', 'node_modules/.bin/tsx'),
-    [
-      path.join(__dirname, '..', 'emulator/airtable/main.ts'),
-      '--port',
-      String(port),
-      '--token',
-      TOKEN,
-      '--seed',
-      seedFile,
-      '--latency',
-      '100-250',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  await new Promise<void>((resolve, reject) => {
-    emulator.stdout!.on('data', (c: Buffer) => c.toString().includes(`127.0.0.1:${port}`) && resolve());
-    emulator.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
+    },
   });
 
   const config = loadConfig();
   await migrate(config.databaseUrl);
   const pool = createPool(config.databaseUrl);
   const records = createAirtableRecords({
-    endpointUrl: `http://127.0.0.1:${port}`,
+    endpointUrl: emulator.url,
     token: TOKEN,
     baseId: BASE_ID,
     pacer: new PostgresPacer(pool),
@@ -101,7 +76,7 @@ async function main(): Promise<void> {
   });
   const seconds = (performance.now() - started) / 1000;
   clearInterval(sampler);
-  emulator.kill('SIGTERM');
+  emulator.stop();
   await pool.end();
 
   const perSecond = done.delivered / seconds;

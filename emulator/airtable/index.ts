@@ -10,6 +10,7 @@ export {
 } from './server';
 export { DEMO_BASE_ID, buildDemoSeed, type DemoSeedOptions } from './demo';
 export { DEFAULT_LIMITS } from './limits';
+export { busiestSecond } from './log-analysis';
 export { SUPPORTED_FUNCTIONS } from './formula/evaluate';
 export type {
   EmulatorFaults,

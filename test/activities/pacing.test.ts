@@ -1,18 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { PostgresPacer } from '../../activities/airtable/pacing';
 import { createPool, type Pool } from '../../db/pool';
+import { busiestSecond } from '../../emulator/airtable';
 import { TEST_ENV } from '../support/env';
-
-/** The most start times that fall inside any one-second window. */
-function busiestSecond(times: number[]): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let worst = 0;
-  for (let i = 0, j = 0; i < sorted.length; i++) {
-    while (j < sorted.length && sorted[j]! < sorted[i]! + 1000) j++;
-    worst = Math.max(worst, j - i);
-  }
-  return worst;
-}
 
 describe('PostgresPacer', () => {
   // Two pools stand for two worker processes: the pacing must hold across them.

@@ -1,0 +1,47 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { EmulatorSeed } from '../emulator/airtable';
+import { freePort } from '../temporal/dev-server';
+
+/** The Airtable emulator in a process of its own, so a benchmark's figures are the client's alone. */
+export interface EmulatorProcess {
+  url: string;
+  stop(): void;
+}
+
+/** Starts `emulator/airtable/main.ts` with real limits, `seed`, `token` and a latency range like `100-250`. */
+export async function startEmulatorProcess(options: {
+  seed: EmulatorSeed;
+  token: string;
+  latency: string;
+}): Promise<EmulatorProcess> {
+  const seedFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'bench-seed-')), 'seed.json');
+  writeFileSync(seedFile, JSON.stringify(options.seed));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const root = path.join(__dirname, '..');
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      path.join(root, 'emulator/airtable/main.ts'),
+      '--port',
+      String(port),
+      '--token',
+      options.token,
+      '--seed',
+      seedFile,
+      '--latency',
+      options.latency,
+    ],
+    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (c: Buffer) => c.toString().includes(url) && resolve());
+    child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
+  });
+  return { url, stop: () => child.kill('SIGTERM') };
+}
