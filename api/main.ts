@@ -5,6 +5,7 @@ import { createLogger } from '../core/logger';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import { temporalConnectionOptions } from '../temporal/connection';
+import { dataConverter } from '../temporal/data-converter';
 import { taskQueues } from '../workers/task-queues';
 import { createApp } from './app';
 import { resumePendingJobs } from './jobs';
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
   await migrate(config.databaseUrl, logger);
   const pool = createPool(config.databaseUrl);
   const connection = await Connection.connect(temporalConnectionOptions({ ...config.temporal, address }));
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
   const deps = {
     pool,
     temporal: { client, taskQueue: taskQueues(config.taskQueuePrefix).platform },

@@ -5,6 +5,7 @@ import { createLogger } from '../core/logger';
 import { createPool } from '../db/pool';
 import { migrate } from '../db/migrate';
 import { temporalConnectionOptions } from '../temporal/connection';
+import { dataConverter } from '../temporal/data-converter';
 import { taskQueues } from './task-queues';
 import { createPlatformWorker } from './worker';
 
@@ -35,7 +36,11 @@ async function main(): Promise<void> {
   const connectionOptions = temporalConnectionOptions({ ...config.temporal, address });
   const connection = await NativeConnection.connect(connectionOptions);
   const clientConnection = await Connection.connect(connectionOptions);
-  const temporalClient = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
+  const temporalClient = new Client({
+    connection: clientConnection,
+    namespace: config.temporal.namespace,
+    dataConverter,
+  });
   const taskQueue = taskQueues(config.taskQueuePrefix).platform;
   const worker = await createPlatformWorker({
     connection,
@@ -46,7 +51,6 @@ async function main(): Promise<void> {
     workflowBundle: process.env.TEMPORAL_WORKFLOW_BUNDLE
       ? { codePath: process.env.TEMPORAL_WORKFLOW_BUNDLE }
       : undefined,
-    logger,
   });
 
   // The SDK's runtime shuts the worker down on SIGINT/SIGTERM, letting activities finish within shutdownGraceTime.

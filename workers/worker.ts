@@ -1,6 +1,6 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
-import type { Logger } from '../core/logger';
+import { dataConverter } from '../temporal/data-converter';
 
 /** Options for {@link createPlatformWorker}. */
 export interface PlatformWorkerOptions {
@@ -10,7 +10,6 @@ export interface PlatformWorkerOptions {
   deps: ActivityDeps;
   /** A prebuilt bundle (tests build it once per run); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
-  logger?: Logger;
   /** @default 100 */
   maxConcurrentActivityTaskExecutions?: number;
 }
@@ -22,6 +21,7 @@ export async function createPlatformWorker(options: PlatformWorkerOptions): Prom
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     activities: createActivities(options.deps),
+    dataConverter,
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),

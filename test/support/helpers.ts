@@ -8,6 +8,7 @@ import { createActivities, type ActivityDeps } from '../../activities';
 import { createApp, type ApiDeps } from '../../api/app';
 import { createLogger } from '../../core/logger';
 import { createPool, type Pool } from '../../db/pool';
+import { dataConverter } from '../../temporal/data-converter';
 import { TEST_ENV } from './env';
 
 // Keep the SDK's own logging to warnings, so test output stays readable.
@@ -48,7 +49,7 @@ export async function createTestContext(): Promise<TestContext> {
   const connection = await NativeConnection.connect({ address });
   return {
     pool,
-    client: new Client({ connection: clientConnection }),
+    client: new Client({ connection: clientConnection, dataConverter }),
     connection,
     address,
     encryptionKey: randomBytes(32),
@@ -92,6 +93,7 @@ export async function withWorker<T>(
     taskQueue: options.taskQueue,
     workflowBundle: workflowBundle(),
     activities,
+    dataConverter,
   });
   return worker.runUntil(fn(worker));
 }
