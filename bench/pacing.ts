@@ -18,6 +18,8 @@ import { recordResult } from './results';
  * (`--reader …` is the child mode.)
  */
 // A fresh token per run, so no pacing state or penalty of an earlier run carries over.
+/** Concurrent request loops per base in each reader process. */
+const LOOPS = Number(process.env.BENCH_PACING_LOOPS ?? 4);
 const TOKEN = `patPacingBench.${Date.now().toString(36)}0123456789`;
 
 interface LogEntry {
@@ -106,7 +108,7 @@ async function scenario(
               TOKEN,
               bases.join(','),
               String(seconds),
-              '4',
+              String(LOOPS),
               String(startAt),
             ],
             {
@@ -169,7 +171,7 @@ async function scenario(
     ok &&= tokenBusiest <= 50;
     lines.push(
       '',
-      `Two reader processes × ${bases.length} base(s) × 4 concurrent loops, ${seconds} s, emulator latency 20–60 ms; requests per reader: ${perReader.join(', ')}.`,
+      `Two reader processes × ${bases.length} base(s) × ${LOOPS} concurrent loops, ${seconds} s, emulator latency 20–60 ms; requests per reader: ${perReader.join(', ')}.`,
       `429 answers: **${throttled}**. Busiest second for the token: **${tokenBusiest}** (limit 50). Ceiling per base: 5 req/s; pacing window 1.075 s → 4.65 req/s.`,
       '',
     );
