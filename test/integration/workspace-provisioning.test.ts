@@ -62,6 +62,15 @@ describe('workspace provisioning, end to end', () => {
     await ctx.close();
   });
 
+  /** `POST /api/v1/workspaces` for the small test base, expecting 202. */
+  function createWorkspace(auth: Record<string, string>, name: string, token: string) {
+    return request(app)
+      .post('/api/v1/workspaces')
+      .set(auth)
+      .send({ name, airtable: { baseId: SMALL_BASE_ID, token } })
+      .expect(202);
+  }
+
   async function settled(auth: Record<string, string>, workspaceId: string) {
     return eventually(async () => {
       const res = await request(app).get(`/api/v1/workspaces/${workspaceId}`).set(auth).expect(200);
@@ -78,11 +87,7 @@ describe('workspace provisioning, end to end', () => {
 
   it('makes a workspace with a valid token active, with its schema kept and its token sealed', async () => {
     const user = await registerUser(app);
-    const created = await request(app)
-      .post('/api/v1/workspaces')
-      .set(user.auth)
-      .send({ name: 'Operations', airtable: { baseId: SMALL_BASE_ID, token: TOKEN } })
-      .expect(202);
+    const created = await createWorkspace(user.auth, 'Operations', TOKEN);
     expect(created.body).toEqual({
       workspace: { id: expect.any(String), name: 'Operations', status: 'provisioning' },
       job: { id: expect.stringMatching(/^workspace-provision-/) },
@@ -165,11 +170,7 @@ describe('workspace provisioning, end to end', () => {
     ['a token without access to the base', OTHER_BASE_TOKEN, /cannot access base/],
   ])('fails with %s, with a reason, and keeps no secret', async (_case, token, reason) => {
     const user = await registerUser(app);
-    const created = await request(app)
-      .post('/api/v1/workspaces')
-      .set(user.auth)
-      .send({ name: 'Broken', airtable: { baseId: SMALL_BASE_ID, token } })
-      .expect(202);
+    const created = await createWorkspace(user.auth, 'Broken', token);
     const workspace = await settled(user.auth, created.body.workspace.id);
     expect(workspace.status).toBe('failed');
     expect(workspace.error).toMatch(reason);
@@ -195,11 +196,7 @@ describe('workspace provisioning, end to end', () => {
   it("hides one user's workspace and job from another (404, as if missing)", async () => {
     const owner = await registerUser(app);
     const stranger = await registerUser(app);
-    const created = await request(app)
-      .post('/api/v1/workspaces')
-      .set(owner.auth)
-      .send({ name: 'Private', airtable: { baseId: SMALL_BASE_ID, token: TOKEN } })
-      .expect(202);
+    const created = await createWorkspace(owner.auth, 'Private', TOKEN);
     const { workspace, job } = created.body;
     const missing = await request(app)
       .get(`/api/v1/workspaces/00000000-0000-4000-8000-000000000000`)
@@ -246,11 +243,7 @@ describe('workspace provisioning, end to end', () => {
 
   it('deprovisions: the secret is erased and the rows are gone', async () => {
     const user = await registerUser(app);
-    const created = await request(app)
-      .post('/api/v1/workspaces')
-      .set(user.auth)
-      .send({ name: 'Short-lived', airtable: { baseId: SMALL_BASE_ID, token: TOKEN } })
-      .expect(202);
+    const created = await createWorkspace(user.auth, 'Short-lived', TOKEN);
     const workspaceId = created.body.workspace.id;
     expect((await settled(user.auth, workspaceId)).status).toBe('active');
 
