@@ -7,6 +7,7 @@ import {
 } from '@temporalio/client';
 import * as jobs from '../db/jobs';
 import { JOB_KIND, USER_ID, WORKSPACE_ID, type JobKind } from '../temporal/search-attributes';
+import type { deprovisionWorkspace, provisionWorkspace } from '../workflows/workspaces';
 import type { ApiDeps } from './app';
 import { authenticate } from './auth';
 import { HttpError, notFound } from './errors';
@@ -50,11 +51,33 @@ export async function startJobWorkflow(
   });
 }
 
-/** Job kinds whose workflow input can be rebuilt from the job row alone. */
-const RESTARTABLE: Partial<Record<JobKind, string>> = {
+/** Workspace jobs: their workflow input is `{workspaceId, userId}`, so the job row alone can start them. */
+const WORKSPACE_JOB_WORKFLOWS = {
   'workspace.provision': 'provisionWorkspace',
   'workspace.deprovision': 'deprovisionWorkspace',
-};
+} as const satisfies Partial<Record<JobKind, string>>;
+
+type WorkspaceJobKind = keyof typeof WORKSPACE_JOB_WORKFLOWS;
+
+function isWorkspaceJobKind(kind: JobKind): kind is WorkspaceJobKind {
+  return kind in WORKSPACE_JOB_WORKFLOWS;
+}
+
+/** Starts a workspace provisioning or deprovisioning job (from a request, or from the pending-job sweep). */
+export async function startWorkspaceJob(
+  temporal: ApiDeps['temporal'],
+  job: { jobId: string; kind: WorkspaceJobKind; workspaceId: string; userId: string },
+): Promise<void> {
+  const args: Parameters<typeof provisionWorkspace | typeof deprovisionWorkspace> = [
+    { workspaceId: job.workspaceId, userId: job.userId },
+  ];
+  await startJobWorkflow(temporal.client, {
+    ...job,
+    workflowType: WORKSPACE_JOB_WORKFLOWS[job.kind],
+    args,
+    taskQueue: temporal.taskQueue,
+  });
+}
 
 /**
  * Starts jobs that were recorded but never confirmed started (the API died between its commit
@@ -66,16 +89,12 @@ export async function resumePendingJobs(
 ): Promise<number> {
   let resumed = 0;
   for (const job of await jobs.listPendingJobs(deps.pool, olderThanSeconds)) {
-    const workflowType = RESTARTABLE[job.kind];
-    if (!workflowType || !job.workspaceId) continue;
-    await startJobWorkflow(deps.temporal.client, {
+    if (!isWorkspaceJobKind(job.kind) || !job.workspaceId) continue;
+    await startWorkspaceJob(deps.temporal, {
       jobId: job.id,
       kind: job.kind,
-      workflowType,
-      args: [{ workspaceId: job.workspaceId, userId: job.userId }],
       workspaceId: job.workspaceId,
       userId: job.userId,
-      taskQueue: deps.temporal.taskQueue,
     });
     await jobs.setJobStatus(deps.pool, job.id, 'running');
     deps.logger.warn({ jobId: job.id, kind: job.kind }, 'started a job left pending by an earlier process');

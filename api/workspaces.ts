@@ -4,11 +4,10 @@ import { z } from 'zod';
 import * as jobs from '../db/jobs';
 import { withTransaction } from '../db/pool';
 import * as workspaces from '../db/workspaces';
-import type { deprovisionWorkspace, provisionWorkspace } from '../workflows/workspaces';
 import type { ApiDeps } from './app';
 import { authenticate } from './auth';
 import { HttpError, notFound, parseOrThrow } from './errors';
-import { startJobWorkflow } from './jobs';
+import { startWorkspaceJob } from './jobs';
 
 const CreateWorkspaceBody = z
   .object({
@@ -71,16 +70,7 @@ export function workspacesRouter(deps: ApiDeps): Router {
       return created;
     });
     try {
-      const args: Parameters<typeof provisionWorkspace> = [{ workspaceId, userId }];
-      await startJobWorkflow(deps.temporal.client, {
-        jobId,
-        kind: 'workspace.provision',
-        workflowType: 'provisionWorkspace',
-        args,
-        workspaceId,
-        userId,
-        taskQueue: deps.temporal.taskQueue,
-      });
+      await startWorkspaceJob(deps.temporal, { jobId, kind: 'workspace.provision', workspaceId, userId });
     } catch (err) {
       req.log.error({ err, workspaceId }, 'could not start provisioning');
       await workspaces.eraseAirtableConnection(pool, workspaceId);
@@ -128,15 +118,11 @@ export function workspacesRouter(deps: ApiDeps): Router {
       workspaceId: workspace.id,
       userId,
     });
-    const args: Parameters<typeof deprovisionWorkspace> = [{ workspaceId: workspace.id, userId }];
-    await startJobWorkflow(deps.temporal.client, {
+    await startWorkspaceJob(deps.temporal, {
       jobId,
       kind: 'workspace.deprovision',
-      workflowType: 'deprovisionWorkspace',
-      args,
       workspaceId: workspace.id,
       userId,
-      taskQueue: deps.temporal.taskQueue,
     });
     await jobs.setJobStatus(pool, jobId, 'running');
     res.status(202).json({ job: { id: jobId } });
