@@ -154,8 +154,8 @@ export function createWorkspaceActivities(deps: WorkspaceActivityDeps) {
       return { deleted };
     },
 
+    /** The workspace row; its connection (already erased by the step before) and schema go with it by cascade. */
     async deleteWorkspaceRecords(input: { workspaceId: string }): Promise<void> {
-      await workspaces.eraseAirtableConnection(pool, input.workspaceId);
       await workspaces.deleteWorkspace(pool, input.workspaceId);
     },
   };
