@@ -320,21 +320,13 @@ const FUNCTIONS: Record<string, FunctionSpec> = {
     min: 1,
     max: 1,
     result: 'number',
-    eager: ([v]) => {
-      const n = num(v);
-      const up = Math.ceil(Math.abs(n));
-      return Math.sign(n || 1) * (up % 2 === 0 ? up : up + 1);
-    },
+    eager: ([v]) => awayFromZeroTo(num(v), 0),
   },
   ODD: {
     min: 1,
     max: 1,
     result: 'number',
-    eager: ([v]) => {
-      const n = num(v);
-      const up = Math.ceil(Math.abs(n));
-      return Math.sign(n || 1) * (up % 2 === 1 ? up : up + 1);
-    },
+    eager: ([v]) => awayFromZeroTo(num(v), 1),
   },
   MOD: {
     min: 2,
@@ -695,4 +687,10 @@ export function compileFormula(
     resultKind: kindOf(resolved),
     evaluate: (ctx) => evaluateNode(resolved, ctx),
   };
+}
+
+/** EVEN() and ODD(): rounds away from zero to the nearest integer whose remainder by 2 is `parity`. */
+function awayFromZeroTo(n: number, parity: 0 | 1): number {
+  const up = Math.ceil(Math.abs(n));
+  return Math.sign(n || 1) * (up % 2 === parity ? up : up + 1);
 }
