@@ -58,8 +58,8 @@ const airtableSteps = proxyActivities<WorkspaceActivities>({
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8 },
 });
 
-// A compensation must eventually succeed, so it retries without an attempt limit.
-const compensations = proxyActivities<WorkspaceActivities>({
+// Compensations and deprovisioning steps must eventually succeed, so they retry without an attempt limit.
+const untilDone = proxyActivities<WorkspaceActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
@@ -91,12 +91,12 @@ export async function provisionWorkspace(input: ProvisionWorkspaceInput): Promis
 
   const undo: Array<(reason: string) => Promise<void>> = [];
   try {
-    undo.push((reason) => compensations.markWorkspaceFailed({ workspaceId, reason }));
+    undo.push((reason) => untilDone.markWorkspaceFailed({ workspaceId, reason }));
     await steps.claimWorkspace({ workspaceId });
     stepsDone++;
 
     step = 'check-connection';
-    undo.push(() => compensations.eraseAirtableConnection({ workspaceId }));
+    undo.push(() => untilDone.eraseAirtableConnection({ workspaceId }));
     await steps.checkAirtableConnection({ workspaceId });
     stepsDone++;
 
@@ -105,7 +105,7 @@ export async function provisionWorkspace(input: ProvisionWorkspaceInput): Promis
     stepsDone++;
 
     step = 'snapshot-schema';
-    undo.push(() => compensations.deleteSchemaSnapshot({ workspaceId }));
+    undo.push(() => untilDone.deleteSchemaSnapshot({ workspaceId }));
     const schema = await airtableSteps.snapshotBaseSchema({ workspaceId });
     stepsDone++;
 
@@ -144,11 +144,11 @@ export async function deprovisionWorkspace(
 ): Promise<{ workspaceId: string; schedulesDeleted: number }> {
   tagJob('workspace.deprovision', input.workspaceId, input.userId);
   const { workspaceId } = input;
-  const { exists } = await compensations.markWorkspaceDeprovisioning({ workspaceId });
+  const { exists } = await untilDone.markWorkspaceDeprovisioning({ workspaceId });
   if (!exists) return { workspaceId, schedulesDeleted: 0 };
-  const { deleted } = await compensations.deleteWorkspaceSchedules({ workspaceId });
-  await compensations.eraseAirtableConnection({ workspaceId });
-  await compensations.deleteWorkspaceRecords({ workspaceId });
+  const { deleted } = await untilDone.deleteWorkspaceSchedules({ workspaceId });
+  await untilDone.eraseAirtableConnection({ workspaceId });
+  await untilDone.deleteWorkspaceRecords({ workspaceId });
   return { workspaceId, schedulesDeleted: deleted };
 }
 
