@@ -13,7 +13,9 @@ export { DEFAULT_LIMITS } from './limits';
 export { busiestSecond } from './log-analysis';
 export { SUPPORTED_FUNCTIONS } from './formula/evaluate';
 export type {
+  EmulatorFaultRule,
   EmulatorFaults,
+  EmulatorOperation,
   EmulatorLatency,
   EmulatorLimits,
   EmulatorRecord,

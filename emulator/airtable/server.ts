@@ -33,8 +33,10 @@ import {
 import { loadSeed, restoreState, serializeState, type PersistedState } from './seed';
 import { EmulatorStore, type BaseState, type Collaborator } from './store';
 import type {
+  EmulatorFaultRule,
   EmulatorFaults,
   EmulatorLatency,
+  EmulatorOperation,
   EmulatorLimits,
   EmulatorRecord,
   EmulatorRequestLogEntry,
@@ -124,17 +126,70 @@ function checkRate(value: unknown, name: string): number {
   return value;
 }
 
-function normalizeFaults(faults: EmulatorFaults): Required<EmulatorFaults> {
+type ActiveFaults = Required<Omit<EmulatorFaults, 'rules'>> & { rules: Array<Required<EmulatorFaultRule>> };
+
+const OPERATIONS = new Set<EmulatorOperation>([
+  'list',
+  'get',
+  'create',
+  'update',
+  'upsert',
+  'delete',
+  'meta',
+]);
+
+function normalizeFaults(faults: EmulatorFaults): ActiveFaults {
   if (typeof faults !== 'object' || faults === null) throw new TypeError('faults must be an object');
   const slowMs = faults.slowMs ?? 10_000;
   if (typeof slowMs !== 'number' || !(slowMs >= 0)) throw new TypeError('slowMs must be a number >= 0');
+  if (faults.rules !== undefined && !Array.isArray(faults.rules))
+    throw new TypeError('rules must be an array');
   return {
     serverErrorRate: checkRate(faults.serverErrorRate, 'serverErrorRate'),
     rateLimitRate: checkRate(faults.rateLimitRate, 'rateLimitRate'),
     slowRate: checkRate(faults.slowRate, 'slowRate'),
     dropRate: checkRate(faults.dropRate, 'dropRate'),
     slowMs,
+    rules: (faults.rules ?? []).map(normalizeFaultRule),
   };
+}
+
+function normalizeFaultRule(rule: EmulatorFaultRule): Required<EmulatorFaultRule> {
+  if (typeof rule !== 'object' || rule === null) throw new TypeError('each rule must be an object');
+  const count = (value: unknown, name: string, fallback: number) => {
+    if (value === undefined) return fallback;
+    if (!Number.isInteger(value) || (value as number) < 0)
+      throw new TypeError(`${name} must be an integer >= 0`);
+    return value as number;
+  };
+  if (rule.operation !== undefined && !OPERATIONS.has(rule.operation))
+    throw new TypeError(`operation must be one of ${[...OPERATIONS].join(', ')}`);
+  if (rule.effect !== undefined && rule.effect !== 'error' && rule.effect !== 'drop')
+    throw new TypeError('effect must be "error" or "drop"');
+  const status = count(rule.status, 'status', 422);
+  if (status < 400 || status > 599) throw new TypeError('status must be from 400 to 599');
+  return {
+    operation: rule.operation ?? ('' as EmulatorOperation),
+    table: typeof rule.table === 'string' ? rule.table : '',
+    skip: count(rule.skip, 'skip', 0),
+    times: count(rule.times, 'times', 1),
+    effect: rule.effect ?? 'error',
+    status,
+    type:
+      typeof rule.type === 'string' ? rule.type : status >= 500 ? 'SERVER_ERROR' : 'INVALID_VALUE_FOR_COLUMN',
+    message: typeof rule.message === 'string' ? rule.message : 'Injected fault',
+    matched: 0,
+  };
+}
+
+/** The operation a record or meta request performs, as fault rules name it. */
+function operationOf(method: string, segments: string[], body: unknown): EmulatorOperation {
+  if (segments[1] === 'meta') return 'meta';
+  if (method === 'GET') return segments.length > 3 ? 'get' : 'list';
+  if (method === 'POST') return segments[3] === 'listRecords' ? 'list' : 'create';
+  if (method === 'DELETE') return 'delete';
+  const upsert = typeof body === 'object' && body !== null && 'performUpsert' in body;
+  return upsert ? 'upsert' : 'update';
 }
 
 function normalizeLatency(latency: unknown): EmulatorLatency {
@@ -377,6 +432,22 @@ export async function startAirtableEmulator(
     return { status: 200, body: updateField(call, table, field) };
   }
 
+  /** The first fault rule that fires for this request, counting it against every rule it matches. */
+  function matchFaultRule(method: string, segments: string[], body: unknown) {
+    if (faults.rules.length === 0) return undefined;
+    const operation = operationOf(method, segments, body);
+    const table = segments[1] === 'meta' ? undefined : segments[2];
+    let fired: Required<EmulatorFaultRule> | undefined;
+    for (const rule of faults.rules) {
+      if (rule.operation && rule.operation !== operation) continue;
+      if (rule.table && rule.table !== table) continue;
+      const seen = rule.matched;
+      (rule as { matched: number }).matched = seen + 1;
+      if (!fired && seen >= rule.skip && seen < rule.skip + rule.times) fired = rule;
+    }
+    return fired;
+  }
+
   /** Everything between arrival and answer for `/v0/…`; returns the answer and whether to drop it. */
   async function processApiRequest(
     req: IncomingMessage,
@@ -427,10 +498,13 @@ export async function startAirtableEmulator(
       }
     }
 
+    const rule = matchFaultRule(req.method ?? 'GET', segments, body);
+    if (rule?.effect === 'error') throw typedError(rule.status, rule.type, rule.message);
+
     await sleep(drawLatency() + (slow ? faults.slowMs : 0));
     if (closed) return { status: 0, drop: true };
     const answer = route(req.method ?? 'GET', segments, query, body, entry, Date.now());
-    return { ...answer, drop };
+    return { ...answer, drop: drop || rule?.effect === 'drop' };
   }
 
   function send(res: ServerResponse, status: number, body: unknown): void {

@@ -13,6 +13,42 @@ export interface EmulatorFaults {
    * write happened, which is exactly the case a non-idempotent client has to reconcile. @default 0
    */
   dropRate?: number;
+  /**
+   * Deterministic faults for chosen requests, checked in order after the random ones; each rule
+   * counts the requests it matches. @default []
+   */
+  rules?: EmulatorFaultRule[];
+}
+
+/** What a record request does, for matching {@link EmulatorFaultRule}s. */
+export type EmulatorOperation = 'list' | 'get' | 'create' | 'update' | 'upsert' | 'delete' | 'meta';
+
+/**
+ * A fault aimed at particular requests, e.g. "fail the second update of Tasks with a 422" or "apply
+ * the first create of Projects, then cut the connection".
+ */
+export interface EmulatorFaultRule {
+  /** @default any operation */
+  operation?: EmulatorOperation;
+  /** Table name or id as written in the request path. @default any table */
+  table?: string;
+  /** Let this many matching requests through before firing. @default 0 */
+  skip?: number;
+  /** Fire on this many matching requests, then let the rest through. @default 1 */
+  times?: number;
+  /**
+   * `error`: answer `status` with `{"error":{"type","message"}}` and apply nothing;
+   * `drop`: apply the request, then destroy the socket (an unknown outcome). @default 'error'
+   */
+  effect?: 'error' | 'drop';
+  /** @default 422 */
+  status?: number;
+  /** @default 'INVALID_VALUE_FOR_COLUMN' (422) or 'SERVER_ERROR' (5xx) */
+  type?: string;
+  /** @default 'Injected fault' */
+  message?: string;
+  /** How many matching requests the rule has seen (read-only; reset when faults are replaced). */
+  readonly matched?: number;
 }
 
 /** Airtable's rate limits. */

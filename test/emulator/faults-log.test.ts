@@ -102,6 +102,60 @@ describe('faults and latency', () => {
     expect(emulator.requestLog.at(-1)).toMatchObject({ method: 'POST', status: 0 });
   });
 
+  it('fires a fault rule only on the matching operation and table, after `skip`, `times` times', async () => {
+    emulator.setFaults({
+      rules: [{ operation: 'update', table: 'Tasks', skip: 1, times: 2, status: 422, message: 'boom' }],
+    });
+    const [task] = emulator.listRecords(BASE_ID, 'Tasks');
+    const update = (title: string) =>
+      call(emulator, 'PATCH', `/v0/${BASE_ID}/Tasks`, {
+        records: [{ id: task!.id, fields: { Title: title } }],
+      });
+    // Other operations and tables pass untouched and are not counted.
+    expect((await call(emulator, 'POST', `/v0/${BASE_ID}/Tasks/listRecords`, {})).status).toBe(200);
+    expect((await call(emulator, 'POST', `/v0/${BASE_ID}/Tasks`, { fields: { Title: 'new' } })).status).toBe(
+      200,
+    );
+    expect((await update('first')).status).toBe(200);
+    const refused = await update('second');
+    expect(refused.status).toBe(422);
+    expect(refused.body).toEqual({ error: { type: 'INVALID_VALUE_FOR_COLUMN', message: 'boom' } });
+    expect((await update('third')).status).toBe(422);
+    expect((await update('fourth')).status).toBe(200);
+    expect(emulator.listRecords(BASE_ID, 'Tasks').find((r) => r.id === task!.id)!.fields.Title).toBe(
+      'fourth',
+    );
+    // An upsert is its own operation, even though it is a PATCH too.
+    emulator.setFaults({ rules: [{ operation: 'upsert', status: 503 }] });
+    expect((await update('fifth')).status).toBe(200);
+    const upsert = await call(emulator, 'PATCH', `/v0/${BASE_ID}/Tasks`, {
+      records: [{ fields: { Title: 'fifth' } }],
+      performUpsert: { fieldsToMergeOn: ['Title'] },
+    });
+    expect(upsert.status).toBe(503);
+    expect(upsert.body.error.type).toBe('SERVER_ERROR');
+  });
+
+  it('applies a request matched by a drop rule and cuts its connection (an unknown outcome)', async () => {
+    const put = await control(emulator, 'PUT', 'faults', {
+      rules: [{ operation: 'create', effect: 'drop' }],
+    });
+    expect(put.status).toBe(200);
+    const send = (title: string) =>
+      fetch(`${emulator.url}/v0/${BASE_ID}/Tasks`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ records: [{ fields: { Title: title } }] }),
+      });
+    await expect(send('landed unanswered')).rejects.toThrow();
+    expect((await send('answered')).status).toBe(200);
+    const titles = emulator.listRecords(BASE_ID, 'Tasks').map((r) => r.fields.Title);
+    expect(titles).toEqual(expect.arrayContaining(['landed unanswered', 'answered']));
+    const faults = (await (await control(emulator, 'GET', 'faults')).json()) as Loose;
+    expect(faults.rules[0].matched).toBe(2);
+    expect((await control(emulator, 'PUT', 'faults', { rules: [{ operation: 'rename' }] })).status).toBe(400);
+  });
+
   it('holds slow answers for slowMs and adds latency, fixed or in a range', async () => {
     emulator.setFaults({ slowRate: 1, slowMs: 300 });
     let started = Date.now();
