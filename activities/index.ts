@@ -1,12 +1,14 @@
+import { createChangeSetActivities, type ChangeSetActivityDeps } from './change-sets';
 import { createWorkspaceActivities, type WorkspaceActivityDeps } from './workspaces';
 
 /** Everything activities may touch; tests pass fakes or narrower real pieces. */
-export type ActivityDeps = WorkspaceActivityDeps;
+export type ActivityDeps = WorkspaceActivityDeps & ChangeSetActivityDeps;
 
 /** Builds every activity of the platform around its dependencies (the samples-typescript pattern). */
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createWorkspaceActivities(deps),
+    ...createChangeSetActivities(deps),
   };
 }
 

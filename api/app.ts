@@ -8,6 +8,7 @@ import { pinoHttp } from 'pino-http';
 import type { AppConfig } from '../core/config';
 import type { Logger } from '../core/logger';
 import { authRouter, usersRouter } from './auth';
+import { CHANGE_SET_BODY_LIMIT } from './change-sets';
 import { errorHandler, unknownRoute } from './errors';
 import { jobsRouter } from './jobs';
 import { workspacesRouter } from './workspaces';
@@ -24,6 +25,7 @@ export interface ApiDeps {
     | 'refreshTokenTtlSeconds'
     | 'corsOrigins'
     | 'loginRateLimitPerMinute'
+    | 'airtable'
   >;
   logger: Logger;
 }
@@ -60,6 +62,8 @@ export function createApp(deps: ApiDeps): Express {
   );
   app.use(helmet());
   app.use(cors({ origin: deps.config.corsOrigins.length ? deps.config.corsOrigins : false }));
+  // Change sets may carry up to 10,000 records; this parser runs first, so the general limit skips them.
+  app.use('/api/v1/workspaces/:id/changes', express.json({ limit: CHANGE_SET_BODY_LIMIT }));
   app.use(express.json({ limit: BODY_LIMIT }));
 
   app.get('/healthz', (_req, res) => {

@@ -5,8 +5,10 @@ import {
   type Client,
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
+import * as changeSets from '../db/change-sets';
 import * as jobs from '../db/jobs';
 import { JOB_KIND, USER_ID, WORKSPACE_ID, type JobKind } from '../temporal/search-attributes';
+import type { applyChangeSet } from '../workflows/change-sets';
 import type { deprovisionWorkspace, provisionWorkspace } from '../workflows/workspaces';
 import type { ApiDeps } from './app';
 import { authenticate } from './auth';
@@ -51,29 +53,30 @@ export async function startJobWorkflow(
   });
 }
 
-/** Workspace jobs: their workflow input is `{workspaceId, userId}`, so the job row alone can start them. */
-const WORKSPACE_JOB_WORKFLOWS = {
+/** Jobs the API starts: each kind's workflow takes `{…ids}` only, so the job row alone can start it. */
+const JOB_WORKFLOWS = {
   'workspace.provision': 'provisionWorkspace',
   'workspace.deprovision': 'deprovisionWorkspace',
+  'changeset.apply': 'applyChangeSet',
 } as const satisfies Partial<Record<JobKind, string>>;
 
-type WorkspaceJobKind = keyof typeof WORKSPACE_JOB_WORKFLOWS;
+type StartableJobKind = keyof typeof JOB_WORKFLOWS;
 
-function isWorkspaceJobKind(kind: JobKind): kind is WorkspaceJobKind {
-  return kind in WORKSPACE_JOB_WORKFLOWS;
+function isStartableJobKind(kind: JobKind): kind is StartableJobKind {
+  return kind in JOB_WORKFLOWS;
 }
 
-/** Starts a workspace provisioning or deprovisioning job (from a request, or from the pending-job sweep). */
-export async function startWorkspaceJob(
+/** Starts a job's workflow (from a request, or from the pending-job sweep). */
+export async function startJob(
   temporal: ApiDeps['temporal'],
-  job: { jobId: string; kind: WorkspaceJobKind; workspaceId: string; userId: string },
+  job: { jobId: string; kind: StartableJobKind; workspaceId: string; userId: string },
 ): Promise<void> {
-  const args: Parameters<typeof provisionWorkspace | typeof deprovisionWorkspace> = [
-    { workspaceId: job.workspaceId, userId: job.userId },
-  ];
+  const ids = { workspaceId: job.workspaceId, userId: job.userId };
+  const args: Parameters<typeof provisionWorkspace | typeof deprovisionWorkspace | typeof applyChangeSet> =
+    job.kind === 'changeset.apply' ? [{ changeSetId: job.jobId, ...ids }] : [ids];
   await startJobWorkflow(temporal.client, {
     ...job,
-    workflowType: WORKSPACE_JOB_WORKFLOWS[job.kind],
+    workflowType: JOB_WORKFLOWS[job.kind],
     args,
     taskQueue: temporal.taskQueue,
   });
@@ -89,8 +92,8 @@ export async function resumePendingJobs(
 ): Promise<number> {
   let resumed = 0;
   for (const job of await jobs.listPendingJobs(deps.pool, olderThanSeconds)) {
-    if (!isWorkspaceJobKind(job.kind) || !job.workspaceId) continue;
-    await startWorkspaceJob(deps.temporal, {
+    if (!isStartableJobKind(job.kind) || !job.workspaceId) continue;
+    await startJob(deps.temporal, {
       jobId: job.id,
       kind: job.kind,
       workspaceId: job.workspaceId,
@@ -104,7 +107,11 @@ export async function resumePendingJobs(
 }
 
 /** Reads a job's state from Temporal, the source of truth; the row in Postgres only says whose it is. */
-export async function describeJob(client: Client, job: jobs.JobRecord): Promise<JobView> {
+export async function describeJob(
+  client: Client,
+  job: jobs.JobRecord,
+  outcome?: () => Promise<unknown>,
+): Promise<JobView> {
   const view: JobView = {
     id: job.id,
     kind: job.kind,
@@ -128,12 +135,17 @@ export async function describeJob(client: Client, job: jobs.JobRecord): Promise<
       break;
     case 'COMPLETED': {
       const result = (await handle.result()) as { status?: string } | undefined;
-      view.status = result?.status === 'compensated' ? 'compensated' : 'completed';
+      // A change set undone after a failure (or after a cancel that outlived its run) completes with
+      // that status in its result.
+      view.status =
+        result?.status === 'compensated' || result?.status === 'cancelled' ? result.status : 'completed';
       view.result = result;
       break;
     }
     case 'CANCELLED':
       view.status = 'cancelled';
+      // What compensation did (e.g. recreated records' new ids) is kept where the workflow ended.
+      view.result = outcome ? await outcome() : undefined;
       break;
     default: {
       view.status = 'failed';
@@ -141,6 +153,9 @@ export async function describeJob(client: Client, job: jobs.JobRecord): Promise<
         () => ({ message: `Workflow ${description.status.name.toLowerCase()}` }),
         (err: unknown) => describeFailure(err, description.status.name),
       );
+      // A change set that could not undo everything says what remains.
+      const kept = outcome ? await outcome() : undefined;
+      if (kept) view.result = kept;
     }
   }
   return view;
@@ -167,7 +182,11 @@ export function jobsRouter(deps: ApiDeps): Router {
 
   router.get('/:id', async (req, res) => {
     const job = await ownedJob(req.params.id as string, req.userId!);
-    const view = await describeJob(deps.temporal.client, job);
+    const outcome =
+      job.kind === 'changeset.apply'
+        ? async () => (await changeSets.getChangeSet(deps.pool, job.id))?.outcome ?? undefined
+        : undefined;
+    const view = await describeJob(deps.temporal.client, job, outcome);
     if (view.status !== job.status) await jobs.setJobStatus(deps.pool, job.id, view.status);
     res.json(view);
   });

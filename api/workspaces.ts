@@ -7,7 +7,8 @@ import * as workspaces from '../db/workspaces';
 import type { ApiDeps } from './app';
 import { authenticate } from './auth';
 import { HttpError, notFound, parseOrThrow } from './errors';
-import { startWorkspaceJob } from './jobs';
+import { submitChangeSet } from './change-sets';
+import { startJob } from './jobs';
 
 const CreateWorkspaceBody = z
   .object({
@@ -70,7 +71,7 @@ export function workspacesRouter(deps: ApiDeps): Router {
       return created;
     });
     try {
-      await startWorkspaceJob(deps.temporal, { jobId, kind: 'workspace.provision', workspaceId, userId });
+      await startJob(deps.temporal, { jobId, kind: 'workspace.provision', workspaceId, userId });
     } catch (err) {
       req.log.error({ err, workspaceId }, 'could not start provisioning');
       await workspaces.eraseAirtableConnection(pool, workspaceId);
@@ -100,6 +101,24 @@ export function workspacesRouter(deps: ApiDeps): Router {
     res.json(present(await owned(req.params.id as string, req.userId!)));
   });
 
+  router.post('/:id/changes', async (req, res) => {
+    const workspace = await owned(req.params.id as string, req.userId!);
+    const idempotencyKey = req.get('Idempotency-Key');
+    if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,200}$/.test(idempotencyKey))
+      throw new HttpError(
+        400,
+        'invalid_idempotency_key',
+        'Idempotency-Key must be 1 to 200 visible ASCII characters',
+      );
+    const { jobId, existing } = await submitChangeSet(deps, {
+      workspace,
+      userId: req.userId!,
+      body: req.body,
+      idempotencyKey,
+    });
+    res.status(existing ? 200 : 202).json({ job: { id: jobId } });
+  });
+
   router.delete('/:id', async (req, res) => {
     const workspace = await owned(req.params.id as string, req.userId!);
     const userId = req.userId!;
@@ -118,7 +137,7 @@ export function workspacesRouter(deps: ApiDeps): Router {
       workspaceId: workspace.id,
       userId,
     });
-    await startWorkspaceJob(deps.temporal, {
+    await startJob(deps.temporal, {
       jobId,
       kind: 'workspace.deprovision',
       workspaceId: workspace.id,

@@ -6,11 +6,9 @@ import {
   log,
   proxyActivities,
   setHandler,
-  upsertSearchAttributes,
-  workflowInfo,
 } from '@temporalio/workflow';
 import type { WorkspaceActivities } from '../activities/workspaces';
-import { JOB_KIND, USER_ID, WORKSPACE_ID, type JobKind } from '../temporal/search-attributes';
+import { failureReason, tagJob } from './jobs';
 
 /** Input of {@link provisionWorkspace}. It holds ids only: the Airtable token stays in Postgres. */
 export interface ProvisionWorkspaceInput {
@@ -63,19 +61,6 @@ const untilDone = proxyActivities<WorkspaceActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
-
-/**
- * Tags the job so the Web UI and `temporal workflow list` can find it by workspace, user and kind.
- * The API sets these at start; this covers workflows started another way (e.g. the CLI).
- */
-export function tagJob(kind: JobKind, workspaceId: string, userId: string): void {
-  if (workflowInfo().typedSearchAttributes.get(JOB_KIND) !== undefined) return;
-  upsertSearchAttributes([
-    { key: WORKSPACE_ID, value: workspaceId },
-    { key: USER_ID, value: userId },
-    { key: JOB_KIND, value: kind },
-  ]);
-}
 
 /**
  * Workspace provisioning as a saga: each step registers its undo before it runs (the side effect
@@ -150,18 +135,4 @@ export async function deprovisionWorkspace(
   await untilDone.eraseAirtableConnection({ workspaceId });
   await untilDone.deleteWorkspaceRecords({ workspaceId });
   return { workspaceId, schedulesDeleted: deleted };
-}
-
-/** The innermost message of an activity failure: what Airtable or the step said, not the wrapper. */
-function failureReason(err: unknown): string {
-  let current: unknown = err;
-  while (
-    current &&
-    typeof current === 'object' &&
-    'cause' in current &&
-    (current as { cause?: unknown }).cause
-  ) {
-    current = (current as { cause: unknown }).cause;
-  }
-  return current instanceof Error ? current.message : String(err);
 }

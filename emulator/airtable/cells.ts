@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { errors, ApiError } from './errors';
+import { isEmptyCell } from '../../activities/airtable/field-types';
 import { COMPUTED_TYPES, NUMBER_TYPES, SELECT_COLORS, TEXT_TYPES } from './field-types';
 import {
   compileFormula,
@@ -860,16 +861,7 @@ function formulaValueToJson(value: FormulaValue | FormulaFailure): unknown {
   return new Date(value.ms).toISOString();
 }
 
-/** Airtable leaves these out of `fields`. */
-export function isEmptyCell(value: unknown): boolean {
-  return (
-    value === undefined ||
-    value === null ||
-    value === '' ||
-    value === false ||
-    (Array.isArray(value) && value.length === 0)
-  );
-}
+export { isEmptyCell };
 
 const pad = (n: number): string => String(n).padStart(2, '0');
 

@@ -1,32 +1,13 @@
 /** The field types of the Web API and what each allows. */
 
-export const TEXT_TYPES = new Set([
-  'singleLineText',
-  'multilineText',
-  'richText',
-  'email',
-  'url',
-  'phoneNumber',
-]);
+import {
+  COMPUTED_TYPES,
+  MERGEABLE_TYPES,
+  NUMBER_TYPES,
+  TEXT_TYPES,
+} from '../../activities/airtable/field-types';
 
-export const NUMBER_TYPES = new Set(['number', 'currency', 'percent', 'duration', 'rating']);
-
-/** Types whose cells Airtable computes; writes to them are refused. */
-export const COMPUTED_TYPES = new Set([
-  'formula',
-  'rollup',
-  'lookup',
-  'multipleLookupValues',
-  'count',
-  'createdTime',
-  'lastModifiedTime',
-  'autoNumber',
-  'createdBy',
-  'lastModifiedBy',
-  'button',
-  'externalSyncSource',
-  'aiText',
-]);
+export { COMPUTED_TYPES, MERGEABLE_TYPES, NUMBER_TYPES, TEXT_TYPES };
 
 /** Every type the emulator stores or computes. */
 export const KNOWN_TYPES = new Set([
@@ -49,16 +30,6 @@ export const KNOWN_TYPES = new Set([
 export function isCreatableType(type: string): boolean {
   return KNOWN_TYPES.has(type) && !COMPUTED_TYPES.has(type);
 }
-
-/** Types `performUpsert.fieldsToMergeOn` may name. */
-export const MERGEABLE_TYPES = new Set([
-  'singleLineText',
-  'multilineText',
-  'number',
-  'singleSelect',
-  'multipleSelects',
-  'date',
-]);
 
 export const SELECT_COLORS = [
   'blueLight2',

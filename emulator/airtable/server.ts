@@ -436,11 +436,12 @@ export async function startAirtableEmulator(
   function matchFaultRule(method: string, segments: string[], body: unknown) {
     if (faults.rules.length === 0) return undefined;
     const operation = operationOf(method, segments, body);
-    const table = segments[1] === 'meta' ? undefined : segments[2];
+    const base = segments[1] === 'meta' ? undefined : store.bases.get(segments[1] ?? '');
+    const table = base && segments[2] ? store.findTable(base, segments[2]) : undefined;
     let fired: Required<EmulatorFaultRule> | undefined;
     for (const rule of faults.rules) {
       if (rule.operation && rule.operation !== operation) continue;
-      if (rule.table && rule.table !== table) continue;
+      if (rule.table && rule.table !== table?.id && rule.table !== table?.name) continue;
       const seen = rule.matched;
       (rule as { matched: number }).matched = seen + 1;
       if (!fired && seen >= rule.skip && seen < rule.skip + rule.times) fired = rule;

@@ -30,7 +30,7 @@ export type EmulatorOperation = 'list' | 'get' | 'create' | 'update' | 'upsert' 
 export interface EmulatorFaultRule {
   /** @default any operation */
   operation?: EmulatorOperation;
-  /** Table name or id as written in the request path. @default any table */
+  /** Table name or id (whichever the request path uses). @default any table */
   table?: string;
   /** Let this many matching requests through before firing. @default 0 */
   skip?: number;

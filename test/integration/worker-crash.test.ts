@@ -1,49 +1,21 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import { startAirtableEmulator, type AirtableEmulator } from '../../emulator/airtable';
 import { taskQueues } from '../../workers/task-queues';
-import { TEST_ENV } from '../support/env';
 import {
   createTestApi,
   createTestContext,
   eventually,
   registerUser,
+  spawnWorkerProcess,
   type TestContext,
 } from '../support/helpers';
 import { SMALL_BASE_ID, smallSeed } from '../support/seeds';
 
 const TOKEN = 'patCrashTestToken.0123456789abcdef';
-const ROOT = path.resolve(__dirname, '../..');
-
-/** The real worker entry point (workers/main.ts) as its own process, so it can be SIGKILLed. */
-function spawnWorker(
-  ctx: TestContext,
-  emulator: AirtableEmulator,
-  prefix: string,
-  dataDir: string,
-): ChildProcess {
-  // Node itself with tsx as a loader: one process, so SIGKILL hits the worker and not a wrapper.
-  return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'warn',
-      DATA_DIR: dataDir,
-      DATABASE_URL: process.env[TEST_ENV.databaseUrl],
-      TEMPORAL_ADDRESS: ctx.address,
-      TEMPORAL_TASK_QUEUE_PREFIX: prefix,
-      TEMPORAL_WORKFLOW_BUNDLE: process.env[TEST_ENV.workflowBundle],
-      APP_ENCRYPTION_KEY: ctx.encryptionKey.toString('base64'),
-      AIRTABLE_ENDPOINT_URL: emulator.url,
-    },
-    stdio: 'ignore',
-  });
-}
-
 describe('a worker killed mid-provisioning', () => {
   let ctx: TestContext;
   let emulator: AirtableEmulator;
@@ -66,7 +38,7 @@ describe('a worker killed mid-provisioning', () => {
     const app = createTestApi(ctx, taskQueues(prefix).platform);
     const user = await registerUser(app);
 
-    const first = spawnWorker(ctx, emulator, prefix, dataDir);
+    const first = spawnWorkerProcess(ctx, { taskQueuePrefix: prefix, dataDir, airtableUrl: emulator.url });
     workers.push(first);
     const created = await request(app)
       .post('/api/v1/workspaces')
@@ -87,7 +59,7 @@ describe('a worker killed mid-provisioning', () => {
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
 
-    workers.push(spawnWorker(ctx, emulator, prefix, dataDir));
+    workers.push(spawnWorkerProcess(ctx, { taskQueuePrefix: prefix, dataDir, airtableUrl: emulator.url }));
     const settled = await eventually(async () => {
       const res = await request(app).get(`/api/v1/workspaces/${workspace.id}`).set(user.auth).expect(200);
       return res.body.status === 'provisioning' ? undefined : res.body;

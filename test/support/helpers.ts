@@ -1,5 +1,7 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, DefaultLogger } from '@temporalio/worker';
 import type { Express } from 'express';
@@ -98,6 +100,56 @@ export async function withWorker<T>(
   return worker.runUntil(fn(worker));
 }
 
+/** Starts a worker that runs until `stop()` (for a whole test file, in beforeAll/afterAll). */
+export async function startWorker(
+  ctx: TestContext,
+  options: { taskQueue: string; deps?: Partial<ActivityDeps>; activities?: object },
+): Promise<{ stop(): Promise<void> }> {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let started!: () => void;
+  const ready = new Promise<void>((r) => (started = r));
+  const done = withWorker(ctx, options, async () => {
+    started();
+    await held;
+  });
+  await Promise.race([ready, done]);
+  return {
+    async stop() {
+      release();
+      await done;
+    },
+  };
+}
+
+const ROOT = path.resolve(__dirname, '../..');
+
+/**
+ * The real worker entry point (workers/main.ts) as its own process, so a test can SIGKILL it.
+ * Node itself runs it with tsx as a loader: one process, so the signal hits the worker, not a wrapper.
+ */
+export function spawnWorkerProcess(
+  ctx: TestContext,
+  options: { taskQueuePrefix: string; dataDir: string; airtableUrl: string },
+): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'warn',
+      DATA_DIR: options.dataDir,
+      DATABASE_URL: required(TEST_ENV.databaseUrl),
+      TEMPORAL_ADDRESS: ctx.address,
+      TEMPORAL_TASK_QUEUE_PREFIX: options.taskQueuePrefix,
+      TEMPORAL_WORKFLOW_BUNDLE: required(TEST_ENV.workflowBundle),
+      APP_ENCRYPTION_KEY: ctx.encryptionKey.toString('base64'),
+      AIRTABLE_ENDPOINT_URL: options.airtableUrl,
+    },
+    stdio: 'ignore',
+  });
+}
+
 /** The API around the shared Postgres and Temporal, for supertest. */
 export function createTestApi(
   ctx: TestContext,
@@ -114,6 +166,7 @@ export function createTestApi(
       refreshTokenTtlSeconds: 3600,
       corsOrigins: [],
       loginRateLimitPerMinute: 1000,
+      airtable: { endpointUrl: 'http://127.0.0.1:1', requestTimeoutMs: 5_000 },
       ...overrides,
     },
     logger: createLogger({ level: 'silent' }),
@@ -153,4 +206,39 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   throw new Error(`condition not met within ${timeoutMs} ms${lastError ? `: ${String(lastError)}` : ''}`);
+}
+
+/** Creates a workspace for `baseId` through the API and waits until provisioning made it active. */
+export async function createActiveWorkspace(
+  app: Express,
+  auth: Record<string, string>,
+  airtable: { baseId: string; token: string },
+  name = 'Operations',
+): Promise<string> {
+  const created = await request(app)
+    .post('/api/v1/workspaces')
+    .set(auth)
+    .send({ name, airtable })
+    .expect(202);
+  const workspaceId = created.body.workspace.id as string;
+  const workspace = await eventually(async () => {
+    const res = await request(app).get(`/api/v1/workspaces/${workspaceId}`).set(auth).expect(200);
+    return res.body.status === 'provisioning' ? undefined : res.body;
+  });
+  if (workspace.status !== 'active')
+    throw new Error(`workspace ended ${workspace.status}: ${workspace.error}`);
+  return workspaceId;
+}
+
+/** Polls `GET /api/v1/jobs/:id` until the job has ended, and returns its view. */
+export async function settledJob(
+  app: Express,
+  auth: Record<string, string>,
+  jobId: string,
+  timeoutMs = 60_000,
+) {
+  return eventually(async () => {
+    const res = await request(app).get(`/api/v1/jobs/${jobId}`).set(auth).expect(200);
+    return ['running', 'pending'].includes(res.body.status) ? undefined : res.body;
+  }, timeoutMs);
 }

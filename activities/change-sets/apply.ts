@@ -1,0 +1,178 @@
+import { ApplicationFailure } from '@temporalio/common';
+import * as journal from '../../db/change-sets';
+import type { ChunkRow, StoredStep } from '../../db/change-sets';
+import { toAirtableFailure } from '../airtable/errors';
+import type { AirtableRecord } from '../airtable/records';
+import { chunkKey, describeChunk, type JournalContext } from './context';
+import { CLOCK_SKEW_MS, matchCreatedRecords } from './reconcile';
+import { mergeMatchFormula, readRecordsById, recordsCreatedSince } from './records-io';
+
+/** The failure type of a step Airtable refused; the workflow compensates when it sees it. */
+export const CHANGE_SET_STEP_FAILED = 'ChangeSetStepFailed';
+
+/**
+ * Applies chunks of one step in order. Each chunk is bracketed by the journal: `sending` (with the
+ * before-images of the records it changes) before the request, `applied` (with the ids Airtable
+ * returned) after it. A chunk found `sending` was interrupted with an unknown outcome and is
+ * finished rather than repeated blindly: creates are reconciled, the rest are idempotent to resend.
+ */
+export async function applyChunks(
+  context: JournalContext,
+  chunks: ChunkRow[],
+  shouldStop: () => boolean,
+): Promise<void> {
+  const step = context.changeSet.steps[chunks[0]!.step]!;
+  // Before-images of up to 10 chunks in one read (100 records), taken just before they are sent.
+  const before =
+    step.action === 'update' || step.action === 'delete'
+      ? await readRecordsById(
+          context.records,
+          step.tableId,
+          chunks.filter((c) => c.state === 'pending').flatMap((c) => c.records.map((r) => r.id!)),
+        )
+      : undefined;
+  for (const chunk of chunks) {
+    if (shouldStop()) return;
+    if (before && chunk.state === 'pending') {
+      const missing = chunk.records.filter((r) => !before.has(r.id!)).map((r) => r.id);
+      if (missing.length > 0)
+        await rejectChunk(context, step, chunk, `Record ${missing.join(', ')} no longer exists`);
+    }
+    await applyChunk(context, step, chunk, before);
+  }
+}
+
+async function applyChunk(
+  context: JournalContext,
+  step: StoredStep,
+  chunk: ChunkRow,
+  prefetched: Map<string, AirtableRecord> | undefined,
+): Promise<void> {
+  const key = chunkKey(context, chunk);
+  const { records } = context;
+  const table = step.tableId;
+  const interrupted = chunk.state === 'sending';
+  let before: Record<string, Record<string, unknown>> | null = null;
+  if (!interrupted && prefetched)
+    before = Object.fromEntries(chunk.records.map((r) => [r.id!, prefetched.get(r.id!)!.fields]));
+  if (!interrupted && step.action === 'upsert') before = await upsertBeforeImages(context, step, chunk);
+  // The first send keeps its before-images and time; a resend only counts itself.
+  const current = await journal.markSending(context.pool, key, before);
+
+  try {
+    switch (step.action) {
+      case 'create': {
+        if (interrupted) {
+          const landed = await findCreated(context, step, current);
+          if (landed) {
+            await journal.markApplied(context.pool, key, { createdIds: landed });
+            return;
+          }
+        }
+        const created = await records.create(table, fieldsOnly(chunk), step.typecast);
+        await journal.markApplied(context.pool, key, { createdIds: created.map((r) => r.id) });
+        return;
+      }
+      case 'update': {
+        const updated = await records.update(
+          table,
+          chunk.records.map((r) => ({ id: r.id!, fields: r.fields ?? {} })),
+          { typecast: step.typecast },
+        );
+        await journal.markApplied(context.pool, key, { updatedIds: updated.map((r) => r.id) });
+        return;
+      }
+      case 'delete': {
+        const ids = chunk.records.map((r) => r.id!);
+        let targets = ids;
+        if (interrupted) targets = [...(await readRecordsById(records, table, ids)).keys()];
+        if (targets.length > 0) await records.destroy(table, targets);
+        await journal.markApplied(context.pool, key, { updatedIds: ids });
+        return;
+      }
+      case 'upsert': {
+        const answer = await records.upsert(table, fieldsOnly(chunk), step.fieldsToMergeOn!, step.typecast);
+        // A record this chunk created on a send whose answer was lost comes back as "updated" now; it
+        // has no before-image and was created after the intent, so it is ours to delete on undo.
+        const sentAt = current.sentAt!.getTime() - CLOCK_SKEW_MS;
+        const createdIds = new Set(answer.createdRecords);
+        for (const record of answer.records)
+          if (
+            !createdIds.has(record.id) &&
+            !current.before?.[record.id] &&
+            Date.parse(record.createdTime) >= sentAt
+          )
+            createdIds.add(record.id);
+        await journal.markApplied(context.pool, key, {
+          createdIds: [...createdIds],
+          updatedIds: answer.updatedRecords.filter((id) => !createdIds.has(id)),
+        });
+        return;
+      }
+    }
+  } catch (err) {
+    const failure = toAirtableFailure(err, describeChunk(step, chunk));
+    if (failure.nonRetryable) await rejectChunk(context, step, chunk, failure.message);
+    throw failure;
+  }
+}
+
+/** Journals the refusal and fails the activity for good: the workflow then compensates. */
+async function rejectChunk(
+  context: JournalContext,
+  step: StoredStep,
+  chunk: ChunkRow,
+  reason: string,
+): Promise<never> {
+  const message = reason.startsWith('Step ') ? reason : `${describeChunk(step, chunk)}: ${reason}`;
+  await journal.markRejected(context.pool, chunkKey(context, chunk), message);
+  throw ApplicationFailure.nonRetryable(message, CHANGE_SET_STEP_FAILED, {
+    step: chunk.step,
+    chunk: chunk.chunk,
+  });
+}
+
+/** The ids a create request made, if it landed before its answer was lost; `undefined` if it did not. */
+export async function findCreated(
+  context: JournalContext,
+  step: StoredStep,
+  chunk: ChunkRow,
+): Promise<string[] | undefined> {
+  const fieldTypes = context.fieldTypes(step.tableId);
+  const sentFields = [...new Set(chunk.records.flatMap((r) => Object.keys(r.fields ?? {})))];
+  const since = new Date(chunk.sentAt!.getTime() - CLOCK_SKEW_MS);
+  const candidates = await recordsCreatedSince(context.records, step.tableId, since, sentFields);
+  const owned = await journal.ownedRecordIds(
+    context.pool,
+    context.changeSet.baseId,
+    candidates.map((c) => c.id),
+  );
+  const match = matchCreatedRecords(
+    chunk.records,
+    candidates.filter((c) => !owned.has(c.id)),
+    fieldTypes,
+    { typecast: step.typecast },
+  );
+  return match?.ids;
+}
+
+/** Before-images of the records an upsert chunk may update (those its merge values match now). */
+async function upsertBeforeImages(
+  context: JournalContext,
+  step: StoredStep,
+  chunk: ChunkRow,
+): Promise<Record<string, Record<string, unknown>>> {
+  const formula = mergeMatchFormula(chunk.records, step.fieldsToMergeOn!, context.fieldTypes(step.tableId));
+  const before: Record<string, Record<string, unknown>> = {};
+  let offset: string | undefined;
+  do {
+    const page = await context.records.listPage(step.tableId, { filterByFormula: formula, offset });
+    for (const record of page.records) before[record.id] = record.fields;
+    offset = page.offset;
+  } while (offset);
+  return before;
+}
+
+function fieldsOnly(chunk: ChunkRow): Array<{ fields: Record<string, unknown> }> {
+  return chunk.records.map((r) => ({ fields: r.fields ?? {} }));
+}

@@ -1,0 +1,205 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import type { Pool } from 'pg';
+import * as journal from '../../db/change-sets';
+import type { ChangeSetOutcome, ChangeSetRow } from '../../db/change-sets';
+import * as workspaces from '../../db/workspaces';
+import { PostgresPacer, type AirtablePacer } from '../airtable/pacing';
+import { createAirtableRecords } from '../airtable/records';
+import type { FieldTypes } from './records-io';
+import { applyChunks } from './apply';
+import type { JournalContext } from './context';
+import { undoChunk } from './undo';
+
+/** What the change-set activities need from the outside world. */
+export interface ChangeSetActivityDeps {
+  pool: Pool;
+  encryptionKey: Buffer;
+  airtable: { endpointUrl: string; requestTimeoutMs: number };
+  /** @default a {@link PostgresPacer} on `pool` */
+  pacer?: AirtablePacer;
+}
+
+/** What the workflow learns after each slice of work (never records or values: those stay in Postgres). */
+export interface ChangeSetProgressReport {
+  done: boolean;
+  recordsApplied: number;
+  stepsDone: number;
+  recordsUndone: number;
+  /** Chunks compensation could not undo. */
+  stuck: number;
+}
+
+/** Failure types of the change-set activities. */
+export const ChangeSetFailureType = {
+  missing: 'ChangeSetMissing',
+  connectionMissing: 'AirtableConnectionMissing',
+} as const;
+
+/**
+ * Activities of a change set. They read and write the journal in Postgres and Airtable, and hand
+ * the workflow only counts: each call works for at most `budgetMs` and reports progress, so the
+ * workflow's history grows with time spent, not with the number of records.
+ */
+export function createChangeSetActivities(deps: ChangeSetActivityDeps) {
+  const { pool } = deps;
+  const pacer = deps.pacer ?? new PostgresPacer(pool);
+
+  async function open(changeSetId: string): Promise<JournalContext> {
+    const changeSet = await journal.getChangeSet(pool, changeSetId);
+    if (!changeSet)
+      throw ApplicationFailure.nonRetryable(
+        `Change set ${changeSetId} does not exist`,
+        ChangeSetFailureType.missing,
+      );
+    const connection = await workspaces
+      .readAirtableToken(pool, changeSet.workspaceId, deps.encryptionKey)
+      .catch((err: Error) => {
+        throw ApplicationFailure.nonRetryable(
+          `The stored Airtable token cannot be decrypted (${err.message})`,
+          ChangeSetFailureType.connectionMissing,
+        );
+      });
+    if (!connection)
+      throw ApplicationFailure.nonRetryable(
+        'The workspace has no Airtable connection (was it deleted?)',
+        ChangeSetFailureType.connectionMissing,
+      );
+    const schema = await workspaces.getSchemaSnapshot(pool, changeSet.workspaceId);
+    const info = Context.current().info;
+    const writer = `${info.workflowExecution?.runId ?? info.activityId}/${info.activityId}/${info.attempt}`;
+    await journal.claimWriter(pool, changeSetId, writer);
+    const fieldTypes = new Map<string, FieldTypes>(
+      (schema?.tables ?? []).map((t) => [t.id, new Map(t.fields.map((f) => [f.name, f]))]),
+    );
+    return {
+      pool,
+      changeSet,
+      writer,
+      // No cancellation signal here: a request already sent is finished and journaled, not abandoned.
+      records: createAirtableRecords({
+        endpointUrl: deps.airtable.endpointUrl,
+        token: connection.token,
+        baseId: changeSet.baseId,
+        pacer,
+        timeoutMs: deps.airtable.requestTimeoutMs,
+      }),
+      fieldTypes: (tableId) => fieldTypes.get(tableId) ?? new Map(),
+    };
+  }
+
+  async function report(changeSetId: string): Promise<ChangeSetProgressReport> {
+    const p = await journal.journalProgress(pool, changeSetId);
+    return {
+      done: false,
+      recordsApplied: p.recordsApplied,
+      stepsDone: p.stepsDone,
+      recordsUndone: p.recordsUndone,
+      stuck: p.stuck,
+    };
+  }
+
+  return {
+    /** The shape of the change set for the progress query: steps and record counts, no values. */
+    async describeChangeSet(input: {
+      changeSetId: string;
+    }): Promise<{ steps: Array<{ table: string; action: string; records: number }>; recordsTotal: number }> {
+      const changeSet = await journal.getChangeSet(pool, input.changeSetId);
+      if (!changeSet)
+        throw ApplicationFailure.nonRetryable(
+          `Change set ${input.changeSetId} does not exist`,
+          ChangeSetFailureType.missing,
+        );
+      return {
+        steps: changeSet.steps.map((s) => ({ table: s.table, action: s.action, records: s.recordCount })),
+        recordsTotal: changeSet.recordCount,
+      };
+    },
+
+    /**
+     * Applies chunks in journal order for up to `budgetMs`, then reports. Resumes wherever the
+     * journal stands, so a retry after a crash continues rather than restarts. Cancellation is
+     * honoured between requests, never in the middle of one.
+     */
+    async applyChangeSetChunks(input: {
+      changeSetId: string;
+      budgetMs: number;
+    }): Promise<ChangeSetProgressReport> {
+      const context = await open(input.changeSetId);
+      const activity = Context.current();
+      const deadline = Date.now() + input.budgetMs;
+      const stop = () => activity.cancellationSignal.aborted || Date.now() >= deadline;
+      await withHeartbeat(async () => {
+        while (!stop()) {
+          const chunks = await journal.chunksToApply(pool, input.changeSetId, 10);
+          if (chunks.length === 0) break;
+          await applyChunks(context, chunks, stop);
+        }
+      });
+      if (activity.cancellationSignal.aborted) throw new CancelledFailure('Change set cancelled');
+      const progress = await report(input.changeSetId);
+      const left = await journal.chunksToApply(pool, input.changeSetId, 1);
+      return { ...progress, done: left.length === 0 };
+    },
+
+    /** Undoes applied chunks, last first, for up to `budgetMs`. Not cancellable: clean-up must finish. */
+    async undoChangeSetChunks(input: {
+      changeSetId: string;
+      budgetMs: number;
+    }): Promise<ChangeSetProgressReport> {
+      const context = await open(input.changeSetId);
+      const deadline = Date.now() + input.budgetMs;
+      let done = false;
+      await withHeartbeat(async () => {
+        while (Date.now() < deadline) {
+          const chunks = await journal.chunksToUndo(pool, input.changeSetId, 10);
+          if (chunks.length === 0) {
+            done = true;
+            return;
+          }
+          for (const chunk of chunks) {
+            await undoChunk(context, chunk);
+            if (Date.now() >= deadline) return;
+          }
+        }
+      });
+      return { ...(await report(input.changeSetId)), done };
+    },
+
+    /** Records how the change set ended (kept for the API), built from the journal. */
+    async finishChangeSet(input: {
+      changeSetId: string;
+      status: ChangeSetOutcome['status'];
+      error?: { step?: number; message: string };
+    }): Promise<ChangeSetOutcome> {
+      const changeSet = (await journal.getChangeSet(pool, input.changeSetId)) as ChangeSetRow;
+      const progress = await journal.journalProgress(pool, input.changeSetId);
+      const idMap = await journal.recreatedIds(pool, input.changeSetId);
+      const undone = await journal.stuckChunks(pool, input.changeSetId);
+      const outcome: ChangeSetOutcome = {
+        status: undone.length > 0 ? 'failed' : input.status,
+        recordsApplied: progress.recordsApplied,
+        recordsTotal: changeSet.recordCount,
+        ...(Object.keys(idMap).length > 0 ? { idMap } : {}),
+        ...(input.error ? { error: input.error } : {}),
+        ...(undone.length > 0 ? { undone } : {}),
+      };
+      await journal.saveOutcome(pool, input.changeSetId, outcome);
+      return outcome;
+    },
+  };
+}
+
+export type ChangeSetActivities = ReturnType<typeof createChangeSetActivities>;
+
+/** Heartbeats every second while `work` runs: a killed worker is noticed within the heartbeat timeout. */
+async function withHeartbeat<T>(work: () => Promise<T>): Promise<T> {
+  const context = Context.current();
+  context.heartbeat();
+  const timer = setInterval(() => context.heartbeat(), 1_000);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}

@@ -1,0 +1,395 @@
+import request from 'supertest';
+import type { Express } from 'express';
+import {
+  startAirtableEmulator,
+  type AirtableEmulator,
+  type EmulatorFaultRule,
+} from '../../emulator/airtable';
+import { readBase, renameRecords } from '../support/base-state';
+import {
+  createActiveWorkspace,
+  createTestApi,
+  createTestContext,
+  eventually,
+  registerUser,
+  settledJob,
+  startWorker,
+  uniqueTaskQueue,
+  type TestContext,
+} from '../support/helpers';
+import { opsSeed } from '../support/seeds';
+
+// API → dev server → worker → emulator (real limits) → Postgres journal, for every way a change set ends.
+
+const TOKEN = 'patChangeSetTests.0123456789abcdef';
+const TABLES = ['Clients', 'Projects', 'Tasks'];
+const BASES = Array.from({ length: 10 }, (_, i) => `appOPSchangeSet${String(i).padStart(2, '0')}`);
+
+describe('change sets, end to end', () => {
+  let ctx: TestContext;
+  let emulator: AirtableEmulator;
+  let app: Express;
+  let worker: { stop(): Promise<void> };
+  let user: Awaited<ReturnType<typeof registerUser>>;
+  const taskQueue = uniqueTaskQueue('change-sets');
+  let nextBase = 0;
+
+  beforeAll(async () => {
+    ctx = await createTestContext();
+    emulator = await startAirtableEmulator({ seed: opsSeed({ baseIds: BASES }), tokens: [TOKEN] });
+    const airtable = { endpointUrl: emulator.url, requestTimeoutMs: 5_000 };
+    app = createTestApi(ctx, taskQueue, { airtable });
+    worker = await startWorker(ctx, { taskQueue, deps: { airtable } });
+    user = await registerUser(app);
+  });
+  afterAll(async () => {
+    await worker.stop();
+    await emulator.close();
+    await ctx.close();
+  });
+
+  /** A fresh copy of the ops base behind its own active workspace. */
+  async function freshWorkspace() {
+    const baseId = BASES[nextBase++]!;
+    const workspaceId = await createActiveWorkspace(app, user.auth, { baseId, token: TOKEN });
+    return { baseId, workspaceId, ids: idsByName(baseId) };
+  }
+
+  function idsByName(baseId: string) {
+    const ids: Record<string, string> = {};
+    for (const table of TABLES)
+      for (const r of emulator.listRecords(baseId, table))
+        ids[String(r.fields.Name ?? r.fields.Title)] = r.id;
+    return ids;
+  }
+
+  /** Steps 1–4: create projects, update tasks, upsert clients, delete tasks; 12 records each (two requests). */
+  function fourSteps(ids: Record<string, string>) {
+    const task = (n: number) => ids[`Task ${String(n).padStart(3, '0')}`]!;
+    return [
+      {
+        table: 'Projects',
+        action: 'create',
+        records: Array.from({ length: 12 }, (_, i) => ({
+          fields: {
+            Name: `New project ${i + 1}`,
+            Status: 'Active',
+            Budget: (i + 1) * 100,
+            Client: [ids.Acme],
+          },
+        })),
+      },
+      {
+        table: 'Tasks',
+        action: 'update',
+        records: Array.from({ length: 12 }, (_, i) => ({
+          id: task(i + 1),
+          fields: { Done: true, Notes: `Updated ${i + 1}`, Estimate: 9 },
+        })),
+      },
+      {
+        table: 'Clients',
+        action: 'upsert',
+        fieldsToMergeOn: ['Name'],
+        records: [
+          { fields: { Name: 'Acme', Tier: 'Silver' } },
+          { fields: { Name: 'Globex', Tier: 'Gold', Since: '2025-05-05' } },
+          ...Array.from({ length: 10 }, (_, i) => ({ fields: { Name: `Client ${i + 1}`, Tier: 'Silver' } })),
+        ],
+      },
+      {
+        table: 'Tasks',
+        action: 'delete',
+        records: Array.from({ length: 12 }, (_, i) => ({ id: task(i + 13) })),
+      },
+    ];
+  }
+
+  function submit(workspaceId: string, steps: unknown, headers: Record<string, string> = {}) {
+    return request(app)
+      .post(`/api/v1/workspaces/${workspaceId}/changes`)
+      .set(user.auth)
+      .set(headers)
+      .send({ steps });
+  }
+
+  it('applies four steps exactly, reporting progress and a completed job', async () => {
+    const { baseId, workspaceId, ids } = await freshWorkspace();
+    const before = readBase(emulator, baseId, TABLES);
+    const submitted = await submit(workspaceId, fourSteps(ids)).expect(202);
+    const jobId = submitted.body.job.id as string;
+    expect(jobId).toMatch(/^changeset-/);
+
+    const job = await settledJob(app, user.auth, jobId);
+    expect(job).toMatchObject({
+      kind: 'changeset.apply',
+      status: 'completed',
+      result: { status: 'completed', recordsApplied: 48, recordsTotal: 48 },
+    });
+    const after = readBase(emulator, baseId, TABLES);
+
+    // Step 1: exactly twelve new projects, each once, linked to Acme both ways.
+    const created = after.Projects!.filter((p) => !before.Projects!.some((b) => b.id === p.id));
+    expect(created.map((p) => p.fields.Name).sort()).toEqual(
+      Array.from({ length: 12 }, (_, i) => `New project ${i + 1}`).sort(),
+    );
+    for (const p of created) {
+      const n = Number(String(p.fields.Name).split(' ').pop());
+      expect(p.fields).toEqual({
+        Name: `New project ${n}`,
+        Status: 'Active',
+        Budget: n * 100,
+        Client: [ids.Acme],
+        Label: `New project ${n} (Active)`,
+      });
+    }
+    // Step 2: the twelve tasks hold the new values and kept everything else.
+    const tasksAfter = new Map(after.Tasks!.map((t) => [t.id, t.fields]));
+    for (let i = 1; i <= 12; i++) {
+      const id = ids[`Task ${String(i).padStart(3, '0')}`]!;
+      const old = before.Tasks!.find((t) => t.id === id)!.fields;
+      expect(tasksAfter.get(id)).toEqual({ ...old, Done: true, Notes: `Updated ${i}`, Estimate: 9 });
+    }
+    // Step 3: two clients updated in place, ten created.
+    const clients = new Map(after.Clients!.map((c) => [c.fields.Name, c]));
+    expect(after.Clients).toHaveLength(13);
+    expect(clients.get('Acme')).toMatchObject({
+      id: ids.Acme,
+      fields: { Tier: 'Silver', Since: '2024-01-15' },
+    });
+    expect(clients.get('Globex')).toMatchObject({
+      id: ids.Globex,
+      fields: { Tier: 'Gold', Since: '2025-05-05' },
+    });
+    expect((clients.get('Acme')!.fields.Projects as string[]).length).toBe(15);
+    // Step 4: the twelve deleted tasks are gone, and so are the links to them.
+    expect(after.Tasks).toHaveLength(before.Tasks!.length - 12);
+    const deleted = new Set(
+      Array.from({ length: 12 }, (_, i) => ids[`Task ${String(i + 13).padStart(3, '0')}`]),
+    );
+    for (const p of after.Projects!)
+      for (const t of (p.fields.Tasks as string[]) ?? []) expect(deleted.has(t)).toBe(false);
+
+    // The history holds counts only: no record values, and a handful of events for 48 records.
+    const history = await ctx.client.workflow.getHandle(jobId).fetchHistory();
+    expect(JSON.stringify(history)).not.toContain('New project');
+    expect(history.events!.length).toBeLessThan(60);
+  }, 120_000);
+
+  it.each([1, 2, 3, 4])(
+    'leaves the base as it was when step %i fails half-way, and reports the step',
+    async (k) => {
+      const { baseId, workspaceId, ids } = await freshWorkspace();
+      const steps = fourSteps(ids);
+      const failing = steps[k - 1]!;
+      // The step's first request lands; its second is refused as Airtable refuses a bad value.
+      const rule: EmulatorFaultRule = {
+        operation: failing.action as EmulatorFaultRule['operation'],
+        table: failing.table,
+        skip: 1,
+        status: 422,
+        message: `Injected refusal at step ${k}`,
+      };
+      const before = readBase(emulator, baseId, TABLES);
+      emulator.setFaults({ rules: [rule] });
+      try {
+        const submitted = await submit(workspaceId, steps).expect(202);
+        const job = await settledJob(app, user.auth, submitted.body.job.id);
+        expect(job.status).toBe('compensated');
+        expect(job.result).toMatchObject({
+          status: 'compensated',
+          error: { step: k - 1, message: expect.stringContaining(`Injected refusal at step ${k}`) },
+        });
+        expect(job.result.recordsApplied).toBe((k - 1) * 12 + 10);
+        const idMap = (job.result.idMap ?? {}) as Record<string, string>;
+        // Only deletes are undone by recreating: ten records for a failure in step 4, none otherwise.
+        expect(Object.keys(idMap)).toHaveLength(k === 4 ? 10 : 0);
+        expect(readBase(emulator, baseId, TABLES)).toEqual(renameRecords(before, idMap));
+      } finally {
+        emulator.setFaults({});
+      }
+    },
+    120_000,
+  );
+
+  it('undoes what it applied when cancelled mid-way, and ends cancelled', async () => {
+    const { baseId, workspaceId, ids } = await freshWorkspace();
+    const before = readBase(emulator, baseId, TABLES);
+    const steps = fourSteps(ids);
+    steps[0]!.records = Array.from({ length: 300 }, (_, i) => ({
+      fields: { Name: `Bulk ${i}`, Status: 'Done', Budget: i, Client: [ids.Globex] },
+    }));
+    const submitted = await submit(workspaceId, steps).expect(202);
+    const jobId = submitted.body.job.id as string;
+    // Cancel once some records are in, well before the end.
+    await eventually(
+      async () => {
+        const res = await request(app).get(`/api/v1/jobs/${jobId}`).set(user.auth).expect(200);
+        const applied = res.body.progress?.recordsApplied ?? 0;
+        return applied >= 10 && applied < 300 ? res.body : undefined;
+      },
+      60_000,
+      100,
+    );
+    await request(app).post(`/api/v1/jobs/${jobId}/cancel`).set(user.auth).expect(202);
+
+    const job = await settledJob(app, user.auth, jobId);
+    expect(job.status).toBe('cancelled');
+    expect(job.result).toMatchObject({ status: 'cancelled' });
+    expect(readBase(emulator, baseId, TABLES)).toEqual(renameRecords(before, job.result.idMap ?? {}));
+  }, 120_000);
+
+  it('reconciles a create whose answer was lost instead of creating it twice', async () => {
+    const { baseId, workspaceId, ids } = await freshWorkspace();
+    const before = readBase(emulator, baseId, TABLES);
+    emulator.setFaults({ rules: [{ operation: 'create', table: 'Projects', effect: 'drop' }] });
+    emulator.clearRequestLog();
+    try {
+      const submitted = await submit(workspaceId, [fourSteps(ids)[0]]).expect(202);
+      const job = await settledJob(app, user.auth, submitted.body.job.id);
+      expect(job.status).toBe('completed');
+    } finally {
+      emulator.setFaults({});
+    }
+    const projects = readBase(emulator, baseId, TABLES).Projects!;
+    expect(projects).toHaveLength(before.Projects!.length + 12);
+    expect(new Set(projects.map((p) => p.fields.Name)).size).toBe(projects.length);
+    // Two create requests for two chunks: the dropped one was found, not sent again.
+    const creates = emulator.requestLog.filter(
+      (e) => e.baseId === baseId && e.method === 'POST' && !e.path.includes('listRecords'),
+    );
+    expect(creates.map((e) => e.status)).toEqual([0, 200]);
+  }, 120_000);
+
+  it('answers a repeated request with the same Idempotency-Key with the first job', async () => {
+    const { workspaceId, ids } = await freshWorkspace();
+    const steps = [fourSteps(ids)[1]];
+    const first = await submit(workspaceId, steps, { 'Idempotency-Key': 'nightly-2026-11-23' }).expect(202);
+    const again = await submit(workspaceId, steps, { 'Idempotency-Key': 'nightly-2026-11-23' }).expect(200);
+    expect(again.body.job.id).toBe(first.body.job.id);
+    await settledJob(app, user.auth, first.body.job.id);
+  }, 60_000);
+
+  describe('a bad change set gets 400 with details and starts nothing', () => {
+    let workspaceId: string;
+    let ids: Record<string, string>;
+    beforeAll(async () => {
+      ({ workspaceId, ids } = await freshWorkspace());
+    });
+
+    async function refused(steps: unknown) {
+      const count = async () =>
+        (await ctx.pool.query('SELECT count(*)::int AS n FROM jobs WHERE workspace_id = $1', [workspaceId]))
+          .rows[0].n;
+      const jobsBefore = await count();
+      const res = await submit(workspaceId, steps).expect(400);
+      expect(await count()).toBe(jobsBefore);
+      return res.body.error as { code: string; message: string; details: Array<Record<string, unknown>> };
+    }
+
+    it('names unknown tables and fields, computed fields and wrong values', async () => {
+      const error = await refused([
+        { table: 'Nope', action: 'create', records: [{ fields: { Name: 'x' } }] },
+        {
+          table: 'Projects',
+          action: 'create',
+          records: [
+            { fields: { Name: 'ok' } },
+            { fields: { Nmae: 'typo', Label: 'computed', Budget: 'lots' } },
+          ],
+        },
+      ]);
+      expect(error.code).toBe('invalid_change_set');
+      expect(error.details).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ step: 0, message: 'Unknown table "Nope"' }),
+          expect.objectContaining({
+            step: 1,
+            record: 1,
+            field: 'Nmae',
+            path: 'steps[1].records[1].fields.Nmae',
+          }),
+          expect.objectContaining({
+            step: 1,
+            record: 1,
+            field: 'Label',
+            message: expect.stringContaining('computed'),
+          }),
+          expect.objectContaining({
+            step: 1,
+            record: 1,
+            field: 'Budget',
+            message: expect.stringContaining('number'),
+          }),
+        ]),
+      );
+      expect(error.details).toHaveLength(4);
+    });
+
+    it('names records that do not exist, links to missing records and records deleted by an earlier step', async () => {
+      const task = ids['Task 001']!;
+      const error = await refused([
+        { table: 'Tasks', action: 'update', records: [{ id: 'recDOESNOTEXIST01', fields: { Done: true } }] },
+        {
+          table: 'Tasks',
+          action: 'create',
+          records: [{ fields: { Title: 't', Project: ['recMISSINGPROJ001'] } }],
+        },
+        { table: 'Tasks', action: 'delete', records: [{ id: task }] },
+        { table: 'Tasks', action: 'update', records: [{ id: task, fields: { Done: true } }] },
+      ]);
+      expect(error.details).toEqual([
+        expect.objectContaining({
+          step: 3,
+          record: 0,
+          recordId: task,
+          message: 'Record ' + task + ' is deleted by step 2',
+        }),
+      ]);
+      const missing = await refused([
+        { table: 'Tasks', action: 'update', records: [{ id: 'recDOESNOTEXIST01', fields: { Done: true } }] },
+        {
+          table: 'Tasks',
+          action: 'create',
+          records: [{ fields: { Title: 't', Project: ['recMISSINGPROJ001'] } }],
+        },
+      ]);
+      expect(missing.details).toEqual([
+        expect.objectContaining({ step: 0, record: 0, recordId: 'recDOESNOTEXIST01' }),
+        expect.objectContaining({ step: 1, record: 0, field: 'Project', recordId: 'recMISSINGPROJ001' }),
+      ]);
+    });
+
+    it('refuses empty sets, more than three merge fields, and malformed steps', async () => {
+      expect((await refused([])).details[0]).toMatchObject({
+        message: 'A change set needs at least one step',
+      });
+      const merge = await refused([
+        {
+          table: 'Tasks',
+          action: 'upsert',
+          fieldsToMergeOn: ['Title', 'Notes', 'Due', 'Estimate'],
+          records: [{ fields: { Title: 'a', Notes: 'b', Due: '2026-01-01', Estimate: 1 } }],
+        },
+      ]);
+      expect(merge.details[0]).toMatchObject({
+        step: 0,
+        message: expect.stringContaining('1 to 3 fieldsToMergeOn'),
+      });
+      const shape = await refused([{ table: 'Tasks', action: 'explode', records: [] }]);
+      expect(shape.code).toBe('validation_failed');
+      const noRecords = await refused([{ table: 'Tasks', action: 'create', records: [] }]);
+      expect(noRecords.details[0]).toMatchObject({ step: 0, message: 'A step needs at least one record' });
+    });
+
+    it('answers 404 for another user’s workspace, exactly as for a missing one', async () => {
+      const other = await registerUser(app);
+      const res = await request(app)
+        .post(`/api/v1/workspaces/${workspaceId}/changes`)
+        .set(other.auth)
+        .send({ steps: [] })
+        .expect(404);
+      expect(res.body.error.code).toBe('not_found');
+    });
+  });
+});

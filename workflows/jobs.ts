@@ -1,0 +1,31 @@
+import { upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { JOB_KIND, USER_ID, WORKSPACE_ID, type JobKind } from '../temporal/search-attributes';
+
+// What every job workflow shares: how it is tagged, and how its failures are worded.
+
+/**
+ * Tags the job so the Web UI and `temporal workflow list` can find it by workspace, user and kind.
+ * The API sets these at start; this covers workflows started another way (e.g. the CLI).
+ */
+export function tagJob(kind: JobKind, workspaceId: string, userId: string): void {
+  if (workflowInfo().typedSearchAttributes.get(JOB_KIND) !== undefined) return;
+  upsertSearchAttributes([
+    { key: WORKSPACE_ID, value: workspaceId },
+    { key: USER_ID, value: userId },
+    { key: JOB_KIND, value: kind },
+  ]);
+}
+
+/** The innermost message of an activity failure: what Airtable or the step said, not the wrapper. */
+export function failureReason(err: unknown): string {
+  let current: unknown = err;
+  while (
+    current &&
+    typeof current === 'object' &&
+    'cause' in current &&
+    (current as { cause?: unknown }).cause
+  ) {
+    current = (current as { cause: unknown }).cause;
+  }
+  return current instanceof Error ? current.message : String(err);
+}
