@@ -28,5 +28,9 @@ export async function createPlatformWorker(options: PlatformWorkerOptions): Prom
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 100,
     // Gives in-flight activities time to finish on SIGTERM before they are abandoned to a retry.
     shutdownGraceTime: '10s',
+    // A workflow task waits this long for the worker that cached the workflow before any worker
+    // takes it. After a crash that worker never comes back, so every workflow it held would stall
+    // for the SDK's default 10 s; our histories are short, so a replay elsewhere is the cheaper wait.
+    stickyQueueScheduleToStartTimeout: '3s',
   });
 }

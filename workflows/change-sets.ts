@@ -44,8 +44,9 @@ export const changeSetProgressQuery = defineQuery<ChangeSetProgress>('progress')
 /** The failure type of a change set that could not undo everything it applied. */
 export const CHANGE_SET_COMPENSATION_INCOMPLETE = 'ChangeSetCompensationIncomplete';
 
+// A few Postgres queries each: a short timeout, so a killed worker costs seconds, not a minute.
 const bookkeeping = proxyActivities<ChangeSetActivities>({
-  startToCloseTimeout: '1 minute',
+  startToCloseTimeout: '15s',
   retry: { initialInterval: '1s', maximumInterval: '1 minute' },
 });
 

@@ -35,9 +35,9 @@ describe('a change set under repeated worker crashes', () => {
     ctx = await createTestContext();
     // Realistic latency keeps requests in flight long enough for kills to land inside them.
     emulator = await startAirtableEmulator({
-      seed: opsSeed({ tasks: 120 }),
+      seed: opsSeed({ tasks: 200 }),
       tokens: [TOKEN],
-      latencyMs: [50, 200],
+      latencyMs: [500, 900],
     });
   });
   afterAll(async () => {
@@ -103,24 +103,28 @@ describe('a change set under repeated worker crashes', () => {
     let kills = 0;
     while (kills < KILLS) {
       const seen = emulator.requestLog.filter((e) => e.baseId === OPS_BASE_ID).length;
+      const running = async () =>
+        (await request(app).get(`/api/v1/jobs/${jobId}`).set(user.auth).expect(200)).body.status ===
+        'running';
       await eventually(
         async () =>
-          emulator.requestLog.filter((e) => e.baseId === OPS_BASE_ID).length > seen ? true : undefined,
+          emulator.requestLog.filter((e) => e.baseId === OPS_BASE_ID).length > seen || !(await running())
+            ? true
+            : undefined,
         60_000,
         20,
       );
-      await new Promise((r) => setTimeout(r, Math.random() * 1_000));
-      const view = await request(app).get(`/api/v1/jobs/${jobId}`).set(user.auth).expect(200);
-      if (view.body.status !== 'running') break;
+      // Up to a little more than one slice of work, so kills land both inside a slice and in the next one.
+      await new Promise((r) => setTimeout(r, Math.random() * 2_500));
+      if (!(await running())) break;
       const dying = current;
       dying.kill('SIGKILL');
       await new Promise((r) => dying.once('exit', r));
       kills++;
       current = spawnWorker();
     }
-    expect(kills).toBe(KILLS);
-
     const job = await settledJob(app, user.auth, jobId, 300_000);
+    expect(kills).toBe(KILLS);
     expect(job).toMatchObject({ status: 'completed', result: { recordsApplied: 500, recordsTotal: 500 } });
 
     const after = readBase(emulator, OPS_BASE_ID, TABLES);
