@@ -5,7 +5,7 @@ import { toAirtableFailure } from '../airtable/errors';
 import type { AirtableRecord } from '../airtable/records';
 import { chunkKey, describeChunk, type JournalContext } from './context';
 import { CLOCK_SKEW_MS, matchCreatedRecords } from './reconcile';
-import { mergeMatchFormula, readRecordsById, recordsCreatedSince } from './records-io';
+import { mergeMatchFormula, readRecordsById, READ_BATCH_SIZE, recordsCreatedSince } from './records-io';
 
 /** The failure type of a step Airtable refused; the workflow compensates when it sees it. */
 export const CHANGE_SET_STEP_FAILED = 'ChangeSetStepFailed';
@@ -22,24 +22,58 @@ export async function applyChunks(
   shouldStop: () => boolean,
 ): Promise<void> {
   const step = context.changeSet.steps[chunks[0]!.step]!;
-  // Before-images of up to 10 chunks in one read (100 records), taken just before they are sent.
-  const before =
-    step.action === 'update' || step.action === 'delete'
-      ? await readRecordsById(
-          context.records,
-          step.tableId,
-          chunks.filter((c) => c.state === 'pending').flatMap((c) => c.records.map((r) => r.id!)),
-        )
-      : undefined;
-  for (const chunk of chunks) {
-    if (shouldStop()) return;
-    if (before && chunk.state === 'pending') {
-      const missing = chunk.records.filter((r) => !before.has(r.id!)).map((r) => r.id);
+  const needsBefore = step.action === 'update' || step.action === 'delete';
+  // Before-images of the next 10 chunks in one read (100 records), taken just before they are sent;
+  // chunks started while that read is under way wait for the same read.
+  const reads = new Map<string, Promise<Map<string, AirtableRecord>>>();
+  await inPipeline(chunks, shouldStop, async (chunk, index) => {
+    let before: Map<string, AirtableRecord> | undefined;
+    if (needsBefore && chunk.state === 'pending') {
+      let read = reads.get(chunk.records[0]!.id!);
+      if (!read) {
+        const ids = chunks
+          .slice(index, index + READ_BATCH_SIZE / 10)
+          .filter((c) => c.state === 'pending')
+          .flatMap((c) => c.records.map((r) => r.id!));
+        read = readRecordsById(context.records, step.tableId, ids);
+        for (const id of ids) reads.set(id, read);
+      }
+      before = await read;
+      const missing = chunk.records.filter((r) => !before!.has(r.id!)).map((r) => r.id);
       if (missing.length > 0)
         await rejectChunk(context, step, chunk, `Record ${missing.join(', ')} no longer exists`);
     }
     await applyChunk(context, step, chunk, before);
+  });
+}
+
+/** Requests of one step in flight at once: enough to hide Airtable's latency behind the pacing. */
+export const IN_FLIGHT = 3;
+
+/**
+ * Runs `work` over `items` in order with up to {@link IN_FLIGHT} at once (the records of one step
+ * are independent of each other). Stops starting new work on the first failure or when
+ * `shouldStop` says so, but always waits for what is in flight: a request is never abandoned.
+ */
+export async function inPipeline<T>(
+  items: T[],
+  shouldStop: () => boolean,
+  work: (item: T, index: number) => Promise<void>,
+  limit = IN_FLIGHT,
+): Promise<void> {
+  const inFlight = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  for (let i = 0; i < items.length && !failure && !shouldStop(); i++) {
+    const running: Promise<void> = work(items[i]!, i)
+      .catch((error: unknown) => {
+        failure ??= { error };
+      })
+      .finally(() => inFlight.delete(running));
+    inFlight.add(running);
+    if (inFlight.size >= limit) await Promise.race(inFlight);
   }
+  await Promise.all(inFlight);
+  if (failure) throw failure.error;
 }
 
 async function applyChunk(

@@ -7,7 +7,7 @@ import * as workspaces from '../../db/workspaces';
 import { PostgresPacer, type AirtablePacer } from '../airtable/pacing';
 import { createAirtableRecords } from '../airtable/records';
 import type { FieldTypes } from './records-io';
-import { applyChunks } from './apply';
+import { applyChunks, IN_FLIGHT, inPipeline } from './apply';
 import type { JournalContext } from './context';
 import { undoChunk } from './undo';
 
@@ -131,7 +131,7 @@ export function createChangeSetActivities(deps: ChangeSetActivityDeps) {
       const stop = () => activity.cancellationSignal.aborted || Date.now() >= deadline;
       await withHeartbeat(async () => {
         while (!stop()) {
-          const chunks = await journal.chunksToApply(pool, input.changeSetId, 10);
+          const chunks = await journal.chunksToApply(pool, input.changeSetId, 50);
           if (chunks.length === 0) break;
           await applyChunks(context, chunks, stop);
         }
@@ -152,15 +152,21 @@ export function createChangeSetActivities(deps: ChangeSetActivityDeps) {
       let done = false;
       await withHeartbeat(async () => {
         while (Date.now() < deadline) {
-          const chunks = await journal.chunksToUndo(pool, input.changeSetId, 10);
+          const chunks = await journal.chunksToUndo(pool, input.changeSetId, 50);
           if (chunks.length === 0) {
             done = true;
             return;
           }
-          for (const chunk of chunks) {
-            await undoChunk(context, chunk);
-            if (Date.now() >= deadline) return;
-          }
+          // Chunks of one step are independent, except recreations: a recreated record's links
+          // depend on which others are back already, so those go one at a time.
+          const sameStep = chunks.filter((c) => c.step === chunks[0]!.step);
+          const parallel = context.changeSet.steps[chunks[0]!.step]!.action === 'delete' ? 1 : IN_FLIGHT;
+          await inPipeline(
+            sameStep,
+            () => Date.now() >= deadline,
+            (chunk) => undoChunk(context, chunk),
+            parallel,
+          );
         }
       });
       return { ...(await report(input.changeSetId)), done };
