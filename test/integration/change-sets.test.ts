@@ -239,6 +239,39 @@ describe('change sets, end to end', () => {
     expect(readBase(emulator, baseId, TABLES)).toEqual(renameRecords(before, job.result.idMap ?? {}));
   }, 120_000);
 
+  it('ends failed, saying what remains, when Airtable keeps refusing the compensation', async () => {
+    const { baseId, workspaceId, ids } = await freshWorkspace();
+    const steps = fourSteps(ids).slice(0, 2);
+    emulator.setFaults({
+      rules: [
+        { operation: 'update', table: 'Tasks', status: 422, message: 'Refused update' },
+        { operation: 'delete', table: 'Projects', times: 1_000, status: 403, type: 'INVALID_PERMISSIONS' },
+      ],
+    });
+    try {
+      const submitted = await submit(workspaceId, steps).expect(202);
+      const job = await settledJob(app, user.auth, submitted.body.job.id);
+      expect(job.status).toBe('failed');
+      expect(job.error).toMatchObject({
+        type: 'ChangeSetCompensationIncomplete',
+        message: expect.stringContaining('could not undo 12 record(s) in 2 request(s)'),
+      });
+      expect(job.result).toMatchObject({
+        status: 'failed',
+        undone: [
+          { step: 0, chunk: 0, records: 10, error: expect.stringContaining('403') },
+          { step: 0, chunk: 1, records: 2, error: expect.stringContaining('403') },
+        ],
+      });
+    } finally {
+      emulator.setFaults({});
+    }
+    // What could not be undone is still there, as reported.
+    expect(
+      emulator.listRecords(baseId, 'Projects').filter((p) => String(p.fields.Name).startsWith('New project')),
+    ).toHaveLength(12);
+  }, 120_000);
+
   it('reconciles a create whose answer was lost instead of creating it twice', async () => {
     const { baseId, workspaceId, ids } = await freshWorkspace();
     const before = readBase(emulator, baseId, TABLES);
