@@ -5,7 +5,7 @@ import * as journal from '../../db/change-sets';
 import type { ChangeSetOutcome, ChangeSetRow } from '../../db/change-sets';
 import * as workspaces from '../../db/workspaces';
 import { PostgresPacer, type AirtablePacer } from '../airtable/pacing';
-import { createAirtableRecords } from '../airtable/records';
+import { openWorkspaceBase } from '../airtable/workspace-base';
 import type { FieldTypes } from './records-io';
 import { applyChunks, IN_FLIGHT, inPipeline } from './apply';
 import type { JournalContext } from './context';
@@ -33,7 +33,6 @@ export interface ChangeSetProgressReport {
 /** Failure types of the change-set activities. */
 export const ChangeSetFailureType = {
   missing: 'ChangeSetMissing',
-  connectionMissing: 'AirtableConnectionMissing',
 } as const;
 
 /**
@@ -52,19 +51,8 @@ export function createChangeSetActivities(deps: ChangeSetActivityDeps) {
         `Change set ${changeSetId} does not exist`,
         ChangeSetFailureType.missing,
       );
-    const connection = await workspaces
-      .readAirtableToken(pool, changeSet.workspaceId, deps.encryptionKey)
-      .catch((err: Error) => {
-        throw ApplicationFailure.nonRetryable(
-          `The stored Airtable token cannot be decrypted (${err.message})`,
-          ChangeSetFailureType.connectionMissing,
-        );
-      });
-    if (!connection)
-      throw ApplicationFailure.nonRetryable(
-        'The workspace has no Airtable connection (was it deleted?)',
-        ChangeSetFailureType.connectionMissing,
-      );
+    // No cancellation signal: a request already sent is finished and journaled, not abandoned.
+    const { records } = await openWorkspaceBase(deps, pacer, changeSet.workspaceId);
     const schema = await workspaces.getSchemaSnapshot(pool, changeSet.workspaceId);
     const info = Context.current().info;
     const writer = `${info.workflowExecution?.runId ?? info.activityId}/${info.activityId}/${info.attempt}`;
@@ -76,14 +64,7 @@ export function createChangeSetActivities(deps: ChangeSetActivityDeps) {
       pool,
       changeSet,
       writer,
-      // No cancellation signal here: a request already sent is finished and journaled, not abandoned.
-      records: createAirtableRecords({
-        endpointUrl: deps.airtable.endpointUrl,
-        token: connection.token,
-        baseId: changeSet.baseId,
-        pacer,
-        timeoutMs: deps.airtable.requestTimeoutMs,
-      }),
+      records,
       fieldTypes: (tableId) => fieldTypes.get(tableId) ?? new Map(),
     };
   }
