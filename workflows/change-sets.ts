@@ -54,13 +54,15 @@ const bookkeeping = proxyActivities<ChangeSetActivities>({
 });
 
 // A slice of writes. A killed worker is noticed within the heartbeat timeout; a cancelled one is
-// waited for, so compensation never races the writes it undoes.
+// waited for, so compensation never races the writes it undoes. Every attempt resumes from the
+// journal, so attempts are bounded by time rather than by count (a crash-looping worker still makes
+// progress); 429s wait Airtable's 30 s penalty (nextRetryDelay), crashes and 5xx retry within seconds.
 const writes = proxyActivities<ChangeSetActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '5s',
+  scheduleToCloseTimeout: '30 minutes',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  // 429s wait Airtable's 30 s penalty (nextRetryDelay); crashes and 5xx retry within seconds.
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 12 },
+  retry: { initialInterval: '500ms', backoffCoefficient: 1.5, maximumInterval: '5s' },
 });
 
 // Compensation retries until it is done: an attempt limit would leave a base half changed.

@@ -33,11 +33,12 @@ describe('a change set under repeated worker crashes', () => {
 
   beforeAll(async () => {
     ctx = await createTestContext();
-    // Realistic latency keeps requests in flight long enough for kills to land inside them.
+    // Slow answers keep requests in flight long enough for kills to land inside them, and make the
+    // set outlast twenty rounds of work.
     emulator = await startAirtableEmulator({
       seed: opsSeed({ tasks: 200 }),
       tokens: [TOKEN],
-      latencyMs: [500, 900],
+      latencyMs: [1_500, 2_500],
     });
   });
   afterAll(async () => {

@@ -200,10 +200,12 @@ describe('change sets, end to end', () => {
           status: 'compensated',
           error: { step: k - 1, message: expect.stringContaining(`Injected refusal at step ${k}`) },
         });
-        expect(job.result.recordsApplied).toBe((k - 1) * 12 + 10);
+        // The step's two requests are in flight together: either may be the one that lands.
+        const landed = job.result.recordsApplied - (k - 1) * 12;
+        expect([10, 2]).toContain(landed);
         const idMap = (job.result.idMap ?? {}) as Record<string, string>;
-        // Only deletes are undone by recreating: ten records for a failure in step 4, none otherwise.
-        expect(Object.keys(idMap)).toHaveLength(k === 4 ? 10 : 0);
+        // Only deletes are undone by recreating: what step 4 deleted, nothing otherwise.
+        expect(Object.keys(idMap)).toHaveLength(k === 4 ? landed : 0);
         expect(readBase(emulator, baseId, TABLES)).toEqual(renameRecords(before, idMap));
       } finally {
         emulator.setFaults({});
@@ -228,7 +230,7 @@ describe('change sets, end to end', () => {
         const applied = res.body.progress?.recordsApplied ?? 0;
         return applied >= 10 && applied < 300 ? res.body : undefined;
       },
-      60_000,
+      120_000,
       100,
     );
     await request(app).post(`/api/v1/jobs/${jobId}/cancel`).set(user.auth).expect(202);
@@ -291,7 +293,7 @@ describe('change sets, end to end', () => {
     const creates = emulator.requestLog.filter(
       (e) => e.baseId === baseId && e.method === 'POST' && !e.path.includes('listRecords'),
     );
-    expect(creates.map((e) => e.status)).toEqual([0, 200]);
+    expect(creates.map((e) => e.status).sort()).toEqual([0, 200]);
   }, 120_000);
 
   it('answers a repeated request with the same Idempotency-Key with the first job', async () => {
