@@ -46,6 +46,7 @@ export class PostgresPacer implements AirtablePacer {
   private readonly perToken: number;
   private readonly windowMs: number;
   private readonly lateToleranceMs: number;
+  private readonly clock = new ClockMapping(10_000);
 
   constructor(
     private readonly pool: Pool,
@@ -58,22 +59,29 @@ export class PostgresPacer implements AirtablePacer {
   }
 
   async acquire(baseId: string, token: string, signal?: AbortSignal): Promise<void> {
+    // After a quiet spell, one more reading of the database's clock before relying on the mapping.
+    if (!this.clock.fresh(performance.now())) await this.readClock();
     for (;;) {
       signal?.throwIfAborted();
-      const { rows } = await this.pool.query<{ slot: Date; now: Date }>(
-        `SELECT airtable_reserve_slot($1::text[], $2::int[], make_interval(secs => $3)) AS slot, clock_timestamp() AS now`,
+      const { rows } = await this.pool.query<{ slot_ms: number; now_ms: number }>(
+        `SELECT extract(epoch FROM slot)::float8 * 1000 AS slot_ms, ${NOW_MS} AS now_ms
+           FROM (SELECT airtable_reserve_slot($1::text[], $2::int[], make_interval(secs => $3)) AS slot) r`,
         [[`base:${baseId}`, tokenKey(token)], [this.perBase, this.perToken], this.windowMs / 1000],
       );
-      const answered = Date.now();
-      const { slot, now } = rows[0]!;
-      // The database's clock decides. Its \`now\` was read at the end of the call, so mapping it onto the
-      // moment the answer arrived can only make us late, never early.
-      const target = slot.getTime() - now.getTime() + answered;
-      await sleep(target - Date.now(), signal);
+      const { slot_ms: slotMs, now_ms: nowMs } = rows[0]!;
+      this.clock.add(nowMs, performance.now());
+      // The database's start time on this process's clock, refined by the readings that arrive meanwhile.
+      const target = () => slotMs + this.clock.offset(performance.now());
+      await sleepUntil(target, signal);
       // A slot is a promise about when the request leaves. One that leaves late (a stalled event
       // loop, a slow answer from Postgres) would crowd the requests after it, so it takes a new slot.
-      if (Date.now() - target <= this.lateToleranceMs) return;
+      if (performance.now() - target() <= this.lateToleranceMs) return;
     }
+  }
+
+  private async readClock(): Promise<void> {
+    const { rows } = await this.pool.query<{ now_ms: number }>(`SELECT ${NOW_MS} AS now_ms`);
+    this.clock.add(rows[0]!.now_ms, performance.now());
   }
 
   async penalize(baseId: string, token: string, untilMs: number): Promise<void> {
@@ -86,17 +94,54 @@ export class PostgresPacer implements AirtablePacer {
   }
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason ?? new Error('aborted'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+/** The database's clock in epoch milliseconds, with its microseconds. */
+const NOW_MS = 'extract(epoch FROM clock_timestamp())::float8 * 1000';
+
+/**
+ * Maps the database's clock onto this process's monotonic clock. The database reads its clock
+ * before its answer arrives, so each answer bounds the offset (local time minus database time)
+ * from above. Mapping a database time with the smallest bound of the last `horizonMs` can never make
+ * a request early, and a slow answer (a stalled event loop, a queue on the token's row) no longer
+ * pushes the request later than its slot. The horizon keeps clock drift out (50 ppm is 0.5 ms per 10 s).
+ */
+class ClockMapping {
+  /** Sliding-window minimum: bounds increase from front to back, as do their times. */
+  private readonly bounds: Array<{ at: number; bound: number }> = [];
+
+  constructor(private readonly horizonMs: number) {}
+
+  /** Records that the database's clock read `dbMs` no later than this process's `answeredAt`. */
+  add(dbMs: number, answeredAt: number): void {
+    const bound = answeredAt - dbMs;
+    while (this.bounds.length > 0 && this.bounds[this.bounds.length - 1]!.bound >= bound) this.bounds.pop();
+    this.bounds.push({ at: answeredAt, bound });
+  }
+
+  /** Whether a reading from the last `horizonMs` exists. */
+  fresh(at: number): boolean {
+    return this.bounds.length > 0 && this.bounds[this.bounds.length - 1]!.at >= at - this.horizonMs;
+  }
+
+  /** The offset that maps a database time to a local time no earlier than it. */
+  offset(at: number): number {
+    while (this.bounds.length > 1 && this.bounds[0]!.at < at - this.horizonMs) this.bounds.shift();
+    return this.bounds[0]!.bound;
+  }
+}
+
+/** Resolves once `performance.now()` reaches `target()` (a timer alone may fire up to a millisecond early). */
+async function sleepUntil(target: () => number, signal?: AbortSignal): Promise<void> {
+  for (let ms = target() - performance.now(); ms > 0; ms = target() - performance.now()) {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, Math.ceil(ms));
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal?.reason ?? new Error('aborted'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
 }
