@@ -39,10 +39,21 @@ export interface PacedStart {
   left(): void;
 }
 
+/** What a request needs so that it leaves the moment its start comes. */
+export interface Readiness {
+  /** Whether the request would leave at once (an open connection is idle, say). */
+  ready(): boolean;
+  /** Gets it ready (opens a connection): before booking a start, and after giving one back. */
+  prepare(): Promise<void>;
+}
+
 /** Decides when the next request to a base may start. */
 export interface AirtablePacer {
-  /** Resolves when a request to `baseId` with `token` may be sent; rejects if `signal` aborts first. */
-  acquire(baseId: string, token: string, signal?: AbortSignal): Promise<PacedStart>;
+  /**
+   * Resolves when a request to `baseId` with `token` may be sent; rejects if `signal` aborts first.
+   * With `readiness`, a start that comes while the request is not ready is given back once.
+   */
+  acquire(baseId: string, token: string, signal?: AbortSignal, readiness?: Readiness): Promise<PacedStart>;
   /** After a 429 nothing succeeds for 30 s: hold every request of the base (and token) until then. */
   penalize(baseId: string, token: string, untilMs: number): Promise<void>;
 }
@@ -60,8 +71,9 @@ export async function paced<T>(
   token: string,
   signal: AbortSignal | undefined,
   request: (start: PacedStart) => Promise<T>,
+  readiness?: Readiness,
 ): Promise<T> {
-  const start = await pacer.acquire(baseId, token, signal);
+  const start = await pacer.acquire(baseId, token, signal, readiness);
   try {
     return await request(start);
   } catch (err) {
@@ -108,11 +120,18 @@ export class PostgresPacer implements AirtablePacer {
     this.lateToleranceMs = options.lateToleranceMs ?? 20;
   }
 
-  async acquire(baseId: string, token: string, signal?: AbortSignal): Promise<PacedStart> {
+  async acquire(
+    baseId: string,
+    token: string,
+    signal?: AbortSignal,
+    readiness?: Readiness,
+  ): Promise<PacedStart> {
     const keys = [`base:${baseId}`, tokenKey(token)];
     const pair = keys.join(' ');
     // After a quiet spell, one more reading of the database's clock before relying on the mapping.
     if (!this.clock.fresh(performance.now())) await this.readClock();
+    if (readiness && !readiness.ready()) await readiness.prepare();
+    let waitedForReadiness = false;
     for (;;) {
       signal?.throwIfAborted();
       const left = this.left.get(pair) ?? [];
@@ -143,9 +162,12 @@ export class PostgresPacer implements AirtablePacer {
         throw err;
       }
       // A slot is a promise about when the request leaves. One that would leave late (a stalled
-      // event loop, a slow answer from Postgres) would crowd the requests after it: it is handed
-      // back and a new one taken.
-      if (performance.now() - target() <= this.lateToleranceMs) {
+      // event loop, a slow answer from Postgres, a connection still to be opened) would crowd the
+      // requests after it: it is handed back and a new one taken. Readiness waits once only: an
+      // endpoint that cannot be reached fails on the request itself.
+      const onTime = performance.now() - target() <= this.lateToleranceMs;
+      const notReady = onTime && !waitedForReadiness && readiness !== undefined && !readiness.ready();
+      if (onTime && !notReady) {
         return {
           left: () =>
             // The next turn of the event loop comes after the request's bytes went to the socket.
@@ -160,6 +182,10 @@ export class PostgresPacer implements AirtablePacer {
         };
       }
       await this.release(keys, slot);
+      if (notReady) {
+        waitedForReadiness = true;
+        await readiness.prepare();
+      }
     }
   }
 

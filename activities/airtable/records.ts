@@ -4,7 +4,7 @@ import Airtable from 'airtable';
 import { sha256 } from '../../core/crypto';
 import { airtableFetch } from './http';
 import { AirtableApiError } from './errors';
-import { paced, type AirtablePacer } from './pacing';
+import { paced, type AirtablePacer, type Readiness } from './pacing';
 
 /** A record as Airtable returns it. */
 export interface AirtableRecord {
@@ -60,24 +60,36 @@ export function createAirtableRecords(options: AirtableRecordsOptions) {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const base = airtableBase(options.endpointUrl, token, baseId, timeoutMs);
 
+  /** A request through the official client leaves on an idle connection of its agent, opened if need be. */
+  const connection: Readiness = {
+    ready: () => hasIdleConnection(options.endpointUrl),
+    prepare: () => openConnection(options.endpointUrl),
+  };
+
   /**
    * Paces, sends, and turns any failure into an AirtableApiError (penalizing the base on a 429).
    * `viaClient`: the request goes through the official client, whose connections
    * {@link hasIdleConnection} can see.
    */
   async function send<T>(request: () => Promise<T>, viaClient = true): Promise<T> {
-    if (viaClient) await warmUp(options.endpointUrl);
-    return paced(pacer, baseId, token, signal, async (start) => {
-      // On an open connection the request leaves at once; a new one would first have to connect.
-      const leavesNow = viaClient && hasIdleConnection(options.endpointUrl);
-      try {
-        const response = request();
-        if (leavesNow) start.left();
-        return await response;
-      } catch (err) {
-        throw toApiError(err);
-      }
-    });
+    return paced(
+      pacer,
+      baseId,
+      token,
+      signal,
+      async (start) => {
+        // On an open connection the request leaves at once; a new one would first have to connect.
+        const leavesNow = viaClient && hasIdleConnection(options.endpointUrl);
+        try {
+          const response = request();
+          if (leavesNow) start.left();
+          return await response;
+        } catch (err) {
+          throw toApiError(err);
+        }
+      },
+      viaClient ? connection : undefined,
+    );
   }
 
   const tablePath = (table: string) => `/${encodeURIComponent(table)}`;
@@ -197,23 +209,15 @@ function hasIdleConnection(endpointUrl: string): boolean {
   return agent.freeSockets[name]?.some((socket) => !socket.destroyed) ?? false;
 }
 
-// The first request of a process is slow (lazy set-up of the client and HTTP code, a new
-// connection): it would leave well after its paced start. So before the first paced request to an
-// endpoint, one request Airtable refuses (a made-up token, `/v0/meta/whoami`: outside any base)
-// counts against nothing and leaves a connection open.
-const warmUps = new Map<string, Promise<void>>();
-function warmUp(endpointUrl: string): Promise<void> {
-  let done = warmUps.get(endpointUrl);
-  if (!done) {
-    done = airtableBase(endpointUrl, 'warm-up', 'meta', 10_000)
-      .makeRequest({ method: 'GET', path: '/whoami' })
-      .then(
-        () => undefined,
-        () => undefined,
-      );
-    warmUps.set(endpointUrl, done);
-  }
-  return done;
+/**
+ * Opens a connection to `endpointUrl` in the client's agent, where it stays idle for the next
+ * request: a request Airtable refuses (a made-up token, `/v0/meta/whoami`: outside any base) counts
+ * against nothing. The first one of a process also takes the client's lazy set-up out of the paced path.
+ */
+async function openConnection(endpointUrl: string): Promise<void> {
+  await airtableBase(endpointUrl, 'warm-up', 'meta', 10_000)
+    .makeRequest({ method: 'GET', path: '/whoami' })
+    .catch(() => undefined);
 }
 
 function assertBatch(size: number): void {

@@ -100,6 +100,17 @@ describe('PostgresPacer', () => {
     expect(await sixthAfter(newBaseId(), false)).toBeGreaterThanOrEqual(1_200);
   });
 
+  it('gets a request ready before booking, and once more if its start finds it not ready', async () => {
+    const pacer = new PostgresPacer(pools[0]!);
+    let prepared = 0;
+    // Never ready (an endpoint that cannot be reached): prepared twice, then sent anyway.
+    await pacer.acquire(newBaseId(), `tok-${randomUUID()}`, undefined, {
+      ready: () => false,
+      prepare: async () => void prepared++,
+    });
+    expect(prepared).toBe(2);
+  });
+
   it('gives a start given back to the next request', async () => {
     const pacer = new PostgresPacer(pools[0]!);
     const token = `tok-${randomUUID()}`;
