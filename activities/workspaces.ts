@@ -4,7 +4,8 @@ import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import * as workspaces from '../db/workspaces';
 import { toAirtableFailure } from './airtable/errors';
-import { getBaseSchema } from './airtable/meta';
+import { PostgresPacer, type AirtablePacer } from './airtable/pacing';
+import { SchemaCache } from './airtable/schema-cache';
 
 /** What the workspace activities need from the outside world. */
 export interface WorkspaceActivityDeps {
@@ -13,6 +14,8 @@ export interface WorkspaceActivityDeps {
   airtable: { endpointUrl: string; requestTimeoutMs: number };
   /** For removing a workspace's schedules; absent in tests that never deprovision. */
   temporalClient?: Client;
+  /** Paces the meta-API calls with every other Airtable request. @default a PostgresPacer on `pool` */
+  pacer?: AirtablePacer;
 }
 
 /** Failure types the provisioning workflow reports. */
@@ -24,6 +27,9 @@ export const WorkspaceFailureType = {
 /** The activities of workspace provisioning and deprovisioning. Each is idempotent: a retry after a crash is harmless. */
 export function createWorkspaceActivities(deps: WorkspaceActivityDeps) {
   const { pool } = deps;
+  const pacer = deps.pacer ?? new PostgresPacer(pool);
+  // The schema verification reads is the one the snapshot keeps, when both run in this process.
+  const schemas = new SchemaCache({ ttlMs: 60_000 });
 
   async function airtableOptions(workspaceId: string) {
     let connection: Awaited<ReturnType<typeof workspaces.readAirtableToken>>;
@@ -49,6 +55,7 @@ export function createWorkspaceActivities(deps: WorkspaceActivityDeps) {
         token: connection.token,
         timeoutMs: deps.airtable.requestTimeoutMs,
         signal: Context.current().cancellationSignal,
+        pacer,
       },
     };
   }
@@ -71,27 +78,31 @@ export function createWorkspaceActivities(deps: WorkspaceActivityDeps) {
     },
 
     /**
-     * Reads the base schema with the workspace's token. 401/403/404 end provisioning with a reason a
-     * person can act on; 429/5xx/network errors are retried.
+     * Reads the base schema with the workspace's token (always from Airtable: that is the proof).
+     * 401/403/404 end provisioning with a reason a person can act on; 429/5xx/network errors are retried.
      */
     async verifyAirtableAccess(input: { workspaceId: string }): Promise<{ tableCount: number }> {
       const { baseId, http } = await airtableOptions(input.workspaceId);
+      schemas.invalidate(baseId);
       try {
-        const tables = await heartbeatWhile(getBaseSchema(http, baseId));
+        const tables = await heartbeatWhile(schemas.get(http, baseId));
         return { tableCount: tables.length };
       } catch (err) {
         throw toAirtableFailure(err, describeAccessProblem(err, baseId));
       }
     },
 
-    /** Keeps the base schema in Postgres (not in workflow history: schemas can be large). */
+    /**
+     * Keeps the base schema in Postgres (not in workflow history: schemas can be large): the one
+     * verification has just read, or a fresh read when verification ran in another process.
+     */
     async snapshotBaseSchema(input: {
       workspaceId: string;
     }): Promise<{ tableCount: number; fieldCount: number }> {
       const { baseId, http } = await airtableOptions(input.workspaceId);
       let tables;
       try {
-        tables = await heartbeatWhile(getBaseSchema(http, baseId));
+        tables = await heartbeatWhile(schemas.get(http, baseId));
       } catch (err) {
         throw toAirtableFailure(err, `Reading the schema of base ${baseId}`);
       }

@@ -4,7 +4,7 @@ import { createAirtableRecords } from '../activities/airtable/records';
 import { loadConfig } from '../core/config';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
-import { busiestSecond } from '../emulator/airtable';
+import { busiestSecond, tightestSpan } from '../emulator/airtable';
 import { startEmulatorProcess } from './emulator-process';
 import { recordResult } from './results';
 
@@ -26,6 +26,7 @@ interface LogEntry {
   at: number;
   path: string;
   baseId?: string;
+  tokenId?: string;
   status: number;
 }
 
@@ -38,11 +39,12 @@ async function reader(
   startAt: number,
 ): Promise<void> {
   const config = loadConfig();
-  const pool = createPool(config.databaseUrl, { max: concurrency * bases.length + 2 });
+  // A worker's pool (10 connections), opened before the start like a worker's that has been running.
+  const pool = createPool(config.databaseUrl);
   const pacer = new PostgresPacer(pool);
-  // Both readers start together once loaded: start-up (module loading) saturates a 2-core machine,
-  // and the benchmark measures steady pacing, not how two cold processes share a CPU.
-  await pool.query('SELECT 1');
+  // Both readers start together once loaded: start-up (module loading, connecting) saturates a
+  // 2-core machine, and the benchmark measures steady pacing, not how two cold processes share a CPU.
+  await Promise.all(Array.from({ length: 10 }, () => pool.query('SELECT pg_sleep(0.05)')));
   await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
   const deadline = Date.now() + seconds * 1000;
   let requests = 0;
@@ -128,51 +130,30 @@ async function scenario(
     const log = (await (await fetch(`${url}/__emulator/log`)).json()) as LogEntry[] | { entries: LogEntry[] };
     const entries = Array.isArray(log) ? log : log.entries;
     const throttled = entries.filter((e) => e.status === 429).length;
-    if (process.env.PACING_DEBUG) {
-      const pool = createPool(loadConfig().databaseUrl);
-      for (const baseId of bases) {
-        const times = entries
-          .filter((e) => e.baseId === baseId)
-          .map((e) => e.at)
-          .sort((a, b) => a - b);
-        const { rows } = await pool.query(`SELECT slots FROM airtable_pacing WHERE key = $1`, [
-          `base:${baseId}`,
-        ]);
-        for (let i = 0; i + 5 < times.length; i++) {
-          if (times[i + 5]! - times[i]! < 1000) {
-            console.error(
-              baseId,
-              'arrivals',
-              times.slice(i, i + 6).map((t) => t - times[i]!),
-            );
-            break;
-          }
-        }
-        console.error(
-          baseId,
-          'last slots',
-          (rows[0]?.slots as Date[] | undefined)?.map((d) => d.getTime() % 100000),
-          'last arrivals',
-          times.slice(-5).map((t) => t % 100000),
-        );
-      }
-      await pool.end();
-    }
-    const lines = [`### ${name}`, '', '| base | requests | req/s | busiest second |', '|---|---|---|---|'];
+    const lines = [
+      `### ${name}`,
+      '',
+      '| base | requests | req/s | busiest second | closest 6 requests span |',
+      '|---|---|---|---|---|',
+    ];
     let ok = throttled === 0;
     for (const baseId of bases) {
       const times = entries.filter((e) => e.baseId === baseId).map((e) => e.at);
       const rate = times.length / seconds;
       const busiest = busiestSecond(times);
       ok &&= busiest <= 5 && rate >= 4.5;
-      lines.push(`| ${baseId} | ${times.length} | ${rate.toFixed(2)} | ${busiest} |`);
+      lines.push(
+        `| ${baseId} | ${times.length} | ${rate.toFixed(2)} | ${busiest} | ${tightestSpan(times, 6)} ms |`,
+      );
     }
-    const tokenBusiest = busiestSecond(entries.map((e) => e.at));
+    // The warm-up requests (refused, no token) count against nothing.
+    const tokenTimes = entries.filter((e) => e.tokenId).map((e) => e.at);
+    const tokenBusiest = busiestSecond(tokenTimes);
     ok &&= tokenBusiest <= 50;
     lines.push(
       '',
       `Two reader processes × ${bases.length} base(s) × ${LOOPS} concurrent loops, ${seconds} s, emulator latency 20–60 ms; requests per reader: ${perReader.join(', ')}.`,
-      `429 answers: **${throttled}**. Busiest second for the token: **${tokenBusiest}** (limit 50). Ceiling per base: 5 req/s; pacing window 1.075 s → 4.65 req/s.`,
+      `429 answers: **${throttled}**. Busiest second for the token: **${tokenBusiest}** (limit 50); closest 51 requests of the token span ${tightestSpan(tokenTimes, 51)} ms. Ceiling per base: 5 req/s; pacing window 1 s + 75 ms while a start is not known to have left (→ 4.65 req/s), + 20 ms once all have.`,
       '',
     );
     return { lines, ok };

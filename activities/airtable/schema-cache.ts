@@ -1,10 +1,10 @@
-import type { AirtableHttpOptions } from './http';
 import {
   createField,
   createTable,
   getBaseSchema,
   updateField,
   type AirtableFieldSchema,
+  type AirtableMetaOptions,
   type AirtableTableSchema,
 } from './meta';
 
@@ -31,15 +31,11 @@ export class SchemaCache {
     this.now = options.now ?? Date.now;
   }
 
-  /** The schema of `baseId`, from the cache while fresh. `fetch` lets callers pace the request. */
-  async get(
-    http: AirtableHttpOptions,
-    baseId: string,
-    fetch: (read: () => Promise<AirtableTableSchema[]>) => Promise<AirtableTableSchema[]> = (read) => read(),
-  ): Promise<AirtableTableSchema[]> {
+  /** The schema of `baseId`, from the cache while fresh. */
+  async get(http: AirtableMetaOptions, baseId: string): Promise<AirtableTableSchema[]> {
     const cached = this.entries.get(baseId);
     if (cached && cached.expiresAt > this.now()) return cached.tables;
-    const tables = await fetch(() => getBaseSchema(http, baseId));
+    const tables = await getBaseSchema(http, baseId);
     this.entries.set(baseId, { tables, expiresAt: this.now() + this.ttlMs });
     return tables;
   }
@@ -49,7 +45,7 @@ export class SchemaCache {
   }
 
   async createTable(
-    http: AirtableHttpOptions,
+    http: AirtableMetaOptions,
     baseId: string,
     table: Parameters<typeof createTable>[2],
   ): Promise<AirtableTableSchema> {
@@ -62,7 +58,7 @@ export class SchemaCache {
   }
 
   async createField(
-    http: AirtableHttpOptions,
+    http: AirtableMetaOptions,
     baseId: string,
     tableId: string,
     field: Omit<AirtableFieldSchema, 'id'>,
@@ -75,7 +71,7 @@ export class SchemaCache {
   }
 
   async updateField(
-    http: AirtableHttpOptions,
+    http: AirtableMetaOptions,
     baseId: string,
     tableId: string,
     fieldId: string,

@@ -10,7 +10,7 @@ export {
 } from './server';
 export { DEMO_BASE_ID, buildDemoSeed, type DemoSeedOptions } from './demo';
 export { DEFAULT_LIMITS } from './limits';
-export { busiestSecond } from './log-analysis';
+export { busiestSecond, tightestSpan } from './log-analysis';
 export { SUPPORTED_FUNCTIONS } from './formula/evaluate';
 export type {
   EmulatorFaultRule,

@@ -11,3 +11,16 @@ export function busiestSecond(times: readonly number[]): number {
   }
   return worst;
 }
+
+/**
+ * The shortest span (ms) holding `count` timestamps: how much of the margin above one second the
+ * closest `count` requests left (under 1000 with `count` = limit + 1 means a 429). Infinity when
+ * there are fewer timestamps.
+ */
+export function tightestSpan(times: readonly number[], count: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let tightest = Infinity;
+  for (let i = 0; i + count - 1 < sorted.length; i++)
+    tightest = Math.min(tightest, sorted[i + count - 1]! - sorted[i]!);
+  return tightest;
+}

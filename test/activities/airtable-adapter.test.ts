@@ -4,6 +4,7 @@ import { AirtableApiError, AirtableFailureType, toAirtableFailure } from '../../
 import { formulaEquals } from '../../activities/airtable/formula';
 import { PostgresPacer, tokenKey } from '../../activities/airtable/pacing';
 import { createAirtableRecords } from '../../activities/airtable/records';
+import { getBaseSchema } from '../../activities/airtable/meta';
 import { SchemaCache } from '../../activities/airtable/schema-cache';
 import { readAllPages } from '../../activities/airtable/streaming';
 import { createPool, type Pool } from '../../db/pool';
@@ -151,7 +152,14 @@ describe('Airtable adapter against the emulator', () => {
     expect(missing.failure.nonRetryable).toBe(true);
   });
 
-  it('retries 429 no sooner than 30 s and penalizes the base; retries 5xx with backoff', async () => {
+  /** Lifts the penalties a 429 left on the test base and `token`, so later requests need not wait 30 s. */
+  const liftPenalties = (token: string) =>
+    pool.query(`UPDATE airtable_pacing SET penalty_until = NULL WHERE key = ANY($1)`, [
+      [`base:${SMALL_BASE_ID}`, tokenKey(token)],
+    ]);
+
+  /** Runs `fn` against an emulator that answers 429 to everything, under a token of its own. */
+  async function withThrottledEmulator(fn: (throttled: AirtableEmulator, token: string) => Promise<void>) {
     const token = `patThrottled.${randomUUID()}`;
     const throttled = await startAirtableEmulator({
       seed: smallSeed(),
@@ -159,6 +167,15 @@ describe('Airtable adapter against the emulator', () => {
       faults: { rateLimitRate: 1 },
     });
     try {
+      await fn(throttled, token);
+    } finally {
+      await liftPenalties(token);
+      await throttled.close();
+    }
+  }
+
+  it('retries 429 no sooner than 30 s and penalizes the base; retries 5xx with backoff', () =>
+    withThrottledEmulator(async (throttled, token) => {
       const r = createAirtableRecords({
         endpointUrl: throttled.url,
         token,
@@ -175,9 +192,7 @@ describe('Airtable adapter against the emulator', () => {
       );
       expect(rows[0].held).toBe(true);
       // The token is held too; lift both so the 5xx check does not wait out the 30 s.
-      await pool.query(`UPDATE airtable_pacing SET penalty_until = NULL WHERE key = ANY($1)`, [
-        [`base:${SMALL_BASE_ID}`, tokenKey(token)],
-      ]);
+      await liftPenalties(token);
 
       throttled.setFaults({ serverErrorRate: 1 });
       const unavailable = await failureOf(r.listPage('Tasks'));
@@ -186,14 +201,27 @@ describe('Airtable adapter against the emulator', () => {
         type: AirtableFailureType.unavailable,
         nonRetryable: false,
       });
-    } finally {
-      await throttled.close();
-    }
-  });
+    }));
+
+  it('paces meta-API calls and holds the base after a 429 from one', () =>
+    withThrottledEmulator(async (throttled, token) => {
+      const http = { endpointUrl: throttled.url, token, pacer: new PostgresPacer(pool) };
+      const limited = await failureOf(getBaseSchema(http, SMALL_BASE_ID));
+      expect(limited.error.status).toBe(429);
+      const { rows } = await pool.query(
+        `SELECT key, cardinality(slots) AS starts, penalty_until > now() + interval '25 seconds' AS held
+           FROM airtable_pacing WHERE key = ANY ($1) ORDER BY key`,
+        [[`base:${SMALL_BASE_ID}`, tokenKey(token)]],
+      );
+      expect(rows).toEqual([
+        { key: `base:${SMALL_BASE_ID}`, starts: expect.any(Number), held: true },
+        { key: tokenKey(token), starts: 1, held: true },
+      ]);
+    }));
 
   it('caches a base schema until the platform changes it', async () => {
     const cache = new SchemaCache();
-    const http = { endpointUrl: emulator.url, token: TOKEN };
+    const http = { endpointUrl: emulator.url, token: TOKEN, pacer: new PostgresPacer(pool) };
     const metaCalls = () => emulator.requestLog.filter((e) => e.path.startsWith('/v0/meta/bases/')).length;
     const before = metaCalls();
     const first = await cache.get(http, SMALL_BASE_ID);

@@ -86,6 +86,9 @@ describe('workspace provisioning, end to end', () => {
   }
 
   it('makes a workspace with a valid token active, with its schema kept and its token sealed', async () => {
+    const schemaReads = () =>
+      emulator.requestLog.filter((e) => e.path === `/v0/meta/bases/${SMALL_BASE_ID}/tables`).length;
+    const readsBefore = schemaReads();
     const user = await registerUser(app);
     const created = await createWorkspace(user.auth, 'Operations', TOKEN);
     expect(created.body).toEqual({
@@ -115,6 +118,12 @@ describe('workspace provisioning, end to end', () => {
       workspaceId,
     ]);
     expect(schema.rows[0].tables.map((t: { name: string }) => t.name)).toEqual(['Projects', 'Tasks']);
+    // Verification and snapshot share one read of the schema, paced like every Airtable request.
+    expect(schemaReads()).toBe(readsBefore + 1);
+    const paced = await ctx.pool.query(`SELECT 1 FROM airtable_pacing WHERE key = $1`, [
+      `base:${SMALL_BASE_ID}`,
+    ]);
+    expect(paced.rows).toHaveLength(1);
     const secret = await ctx.pool.query(
       'SELECT token_ciphertext, verified_at FROM airtable_connections WHERE workspace_id = $1',
       [workspaceId],
