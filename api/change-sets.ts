@@ -76,10 +76,12 @@ export async function submitChangeSet(
   const connection = await workspaces.readAirtableToken(pool, workspace.id, deps.config.encryptionKey);
   if (!connection)
     throw new HttpError(409, 'workspace_not_active', 'The workspace has no Airtable connection');
+  const pacer = new PostgresPacer(pool);
   const airtable = {
     endpointUrl: deps.config.airtable.endpointUrl,
     token: connection.token,
     timeoutMs: deps.config.airtable.requestTimeoutMs,
+    pacer,
   };
 
   let schema = (await workspaces.getSchemaSnapshot(pool, workspace.id))?.tables ?? [];
@@ -95,7 +97,7 @@ export async function submitChangeSet(
     const records = createAirtableRecords({
       ...airtable,
       baseId: connection.baseId,
-      pacer: new PostgresPacer(pool),
+      pacer,
     });
     issues.push(...(await missingRecords(records, schema, planned.references)));
   }

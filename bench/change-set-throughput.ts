@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { getBaseSchema } from '../activities/airtable/meta';
+import { PostgresPacer } from '../activities/airtable/pacing';
 import { planChangeSet, type ChangeSetStepInput } from '../activities/change-sets/plan';
 import { loadConfig } from '../core/config';
 import { insertChangeSet } from '../db/change-sets';
@@ -100,15 +101,16 @@ async function main(): Promise<void> {
     token: TOKEN,
     encryptionKey,
   });
-  const schema = await getBaseSchema({ endpointUrl: emulator.url, token: TOKEN }, BASE_ID);
+  const schema = await getBaseSchema(
+    { endpointUrl: emulator.url, token: TOKEN, pacer: new PostgresPacer(pool) },
+    BASE_ID,
+  );
   await saveSchemaSnapshot(pool, workspaceId, BASE_ID, schema);
   await setWorkspaceStatus(pool, workspaceId, 'active');
   const seeded = (await (await fetch(`${emulator.url}/__emulator/records/${BASE_ID}/Orders`)).json()) as {
     records: Array<{ id: string }>;
   };
   const existing = seeded.records[0]!.id;
-  // The schema read above counts toward the base's limit; start with a quiet second.
-  await new Promise((r) => setTimeout(r, 1_100));
 
   /** Records and starts a change set as the API would, and waits for its workflow to close. */
   async function run(steps: ChangeSetStepInput[]) {

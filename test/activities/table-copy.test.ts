@@ -49,7 +49,7 @@ describe('copyTableToPostgres', () => {
       pool,
       encryptionKey,
       airtable: { endpointUrl: emulator.url, requestTimeoutMs: 5_000 },
-      pacer: { acquire: async () => undefined, penalize: async () => undefined },
+      pacer: { acquire: async () => ({ left() {} }), penalize: async () => undefined },
     });
   });
   beforeEach(async () => {
