@@ -153,7 +153,7 @@ async function scenario(
     lines.push(
       '',
       `Two reader processes × ${bases.length} base(s) × ${LOOPS} concurrent loops, ${seconds} s, emulator latency 20–60 ms; requests per reader: ${perReader.join(', ')}.`,
-      `429 answers: **${throttled}**. Busiest second for the token: **${tokenBusiest}** (limit 50); closest 51 requests of the token span ${tightestSpan(tokenTimes, 51)} ms. Ceiling per base: 5 req/s; pacing window 1 s + 75 ms while a start is not known to have left (→ 4.65 req/s), + 20 ms once all have.`,
+      `429 answers: **${throttled}**. Busiest second for the token: **${tokenBusiest}** (limit 50); closest 51 requests of the token span ${tightestSpan(tokenTimes, 51)} ms. Ceiling per base: 5 req/s; pacing window 1 s + 75 ms while a start is not known to have left (→ 4.65 req/s), + 15 ms once all have.`,
       '',
     );
     return { lines, ok };

@@ -86,7 +86,7 @@ async function main(): Promise<void> {
     '|---|---|---|---|---|---|---|---|',
     `| ${done.delivered} | ${pages} | ${seconds.toFixed(1)} | ${perSecond.toFixed(0)} | ${share.toFixed(1)}% | ${(pages / seconds).toFixed(2)} | ${(peakRss / 2 ** 20).toFixed(0)} MiB | ${((peakRss - startRss) / 2 ** 20).toFixed(0)} MiB |`,
     '',
-    'Emulator with real limits (5 req/s per base, 50 req/s per token, 30 s penalty) and 100–250 ms latency per request, in its own process; pacing through Postgres (`PostgresPacer`: 5 starts per 1 s + 20 ms once the earlier requests are known to have left, as they are when reading page after page; 1 s + 75 ms otherwise).',
+    'Emulator with real limits (5 req/s per base, 50 req/s per token, 30 s penalty) and 100–250 ms latency per request, in its own process; pacing through Postgres (`PostgresPacer`: 5 starts per 1 s + 15 ms once the earlier requests are known to have left, as they are when reading page after page; 1 s + 75 ms otherwise).',
   ];
   recordResult(
     'Read throughput: one table through the adapter',

@@ -23,7 +23,7 @@ export interface PacerOptions {
   marginMs?: number;
   /**
    * Added to the one-second window once every start of a key is known to have left, and when: only
-   * the way to Airtable (network, Airtable's own queue) remains uncertain. @default 20
+   * the way to Airtable (network, Airtable's own queue) remains uncertain. @default 15
    */
   sentMarginMs?: number;
   /** A request that would leave later than this after its slot gives the slot up and takes a new one. @default 20 */
@@ -91,6 +91,11 @@ export function tokenKey(token: string): string {
 /** The database's clock in epoch milliseconds, with its microseconds. */
 const NOW_MS = 'extract(epoch FROM clock_timestamp())::float8 * 1000';
 
+/** Books a start; answers it as text (to give it back exactly) and in milliseconds, with the clock. */
+const RESERVE_SLOT = `SELECT slot::text AS slot, extract(epoch FROM slot)::float8 * 1000 AS slot_ms, ${NOW_MS} AS now_ms
+  FROM (SELECT airtable_reserve_slot($1::text[], $2::int[], $3::interval[], make_interval(secs => $4),
+          make_interval(secs => $5), $6::timestamptz[], $7::timestamptz[]) AS slot) r`;
+
 /**
  * Pacing held in Postgres, so every worker process together stays within Airtable's limits
  * (a per-process limiter lets N workers send N times the limit). One round trip per request.
@@ -116,7 +121,7 @@ export class PostgresPacer implements AirtablePacer {
     // boundary would make the workers and Airtable take them in one burst, and the last ones late.
     this.gaps = ['0', `${windowMs / perToken} milliseconds`];
     this.windowSecs = windowMs / 1000;
-    this.sentWindowSecs = (1000 + (options.sentMarginMs ?? 20)) / 1000;
+    this.sentWindowSecs = (1000 + (options.sentMarginMs ?? 15)) / 1000;
     this.lateToleranceMs = options.lateToleranceMs ?? 20;
   }
 
@@ -137,20 +142,20 @@ export class PostgresPacer implements AirtablePacer {
       const left = this.left.get(pair) ?? [];
       this.left.delete(pair);
       const sentAt = performance.now();
-      const { rows } = await this.pool.query<{ slot: string; slot_ms: number; now_ms: number }>(
-        `SELECT slot::text AS slot, extract(epoch FROM slot)::float8 * 1000 AS slot_ms, ${NOW_MS} AS now_ms
-           FROM (SELECT airtable_reserve_slot($1::text[], $2::int[], $3::interval[], make_interval(secs => $4),
-                   make_interval(secs => $5), $6::timestamptz[], $7::timestamptz[]) AS slot) r`,
-        [
+      const { rows } = await this.pool.query<{ slot: string; slot_ms: number; now_ms: number }>({
+        // Named: each connection parses and plans it once.
+        name: 'airtable-reserve-slot',
+        text: RESERVE_SLOT,
+        values: [
           keys,
           this.limits,
           this.gaps,
           this.windowSecs,
           this.sentWindowSecs,
           left.map((l) => l.slot),
-          left.map((l) => new Date(Math.ceil(l.atMs)).toISOString()),
+          left.map((l) => isoMicros(l.atMs)),
         ],
-      );
+      });
       const { slot, slot_ms: slotMs, now_ms: nowMs } = rows[0]!;
       this.clock.add(sentAt, nowMs, performance.now());
       // The database's start time on this process's clock, refined by the readings that arrive meanwhile.
@@ -170,8 +175,9 @@ export class PostgresPacer implements AirtablePacer {
       if (onTime && !notReady) {
         return {
           left: () =>
-            // The next turn of the event loop comes after the request's bytes went to the socket.
-            setImmediate(() => {
+            // Queued after the tick in which Node writes the request to its socket (a reused
+            // connection is handed over on the next tick): runs right after the bytes left.
+            process.nextTick(() => {
               const atMs = this.clock.latestDatabaseTime(performance.now());
               // Reports older than the database keeps starts for are of no use: drop them.
               const reports = (this.left.get(pair) ?? []).filter((l) => l.atMs > atMs - 2_000);
@@ -262,6 +268,13 @@ function push(
 ): void {
   while (bounds.length > 0 && better(entry.bound, bounds[bounds.length - 1]!.bound)) bounds.pop();
   bounds.push(entry);
+}
+
+/** `ms` (epoch milliseconds) as an ISO time with microseconds, rounded up. */
+function isoMicros(ms: number): string {
+  const micros = Math.ceil(ms * 1000);
+  const iso = new Date(Math.floor(micros / 1000)).toISOString();
+  return `${iso.slice(0, -1)}${String(micros % 1000).padStart(3, '0')}Z`;
 }
 
 /** Resolves once `performance.now()` reaches `target()` (a timer alone may fire up to a millisecond early). */
