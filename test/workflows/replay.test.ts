@@ -11,7 +11,15 @@ const histories = readdirSync(DIR).filter((f) => f.endsWith('.json'));
 
 describe('replay of recorded histories', () => {
   it('has histories to replay', () => {
-    expect(histories).toEqual(expect.arrayContaining(['provision-active.json', 'provision-failed.json']));
+    expect(histories).toEqual(
+      expect.arrayContaining([
+        'provision-active.json',
+        'provision-failed.json',
+        'changeset-completed.json',
+        'changeset-compensated.json',
+        'changeset-cancelled.json',
+      ]),
+    );
   });
 
   it.each(histories)('%s replays deterministically', async (file) => {
