@@ -4,6 +4,8 @@ import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import * as workspaces from '../db/workspaces';
 import { toAirtableFailure } from './airtable/errors';
+import { CONNECTION_MISSING, readWorkspaceConnection } from './airtable/workspace-base';
+import { heartbeatWhile } from './heartbeat';
 import { PostgresPacer, type AirtablePacer } from './airtable/pacing';
 import { SchemaCache } from './airtable/schema-cache';
 
@@ -21,7 +23,7 @@ export interface WorkspaceActivityDeps {
 /** Failure types the provisioning workflow reports. */
 export const WorkspaceFailureType = {
   missing: 'WorkspaceMissing',
-  connectionMissing: 'AirtableConnectionMissing',
+  connectionMissing: CONNECTION_MISSING,
 } as const;
 
 /** The activities of workspace provisioning and deprovisioning. Each is idempotent: a retry after a crash is harmless. */
@@ -32,22 +34,7 @@ export function createWorkspaceActivities(deps: WorkspaceActivityDeps) {
   const schemas = new SchemaCache({ ttlMs: 60_000 });
 
   async function airtableOptions(workspaceId: string) {
-    let connection: Awaited<ReturnType<typeof workspaces.readAirtableToken>>;
-    try {
-      connection = await workspaces.readAirtableToken(pool, workspaceId, deps.encryptionKey);
-    } catch (err) {
-      // A token that no longer opens under the current key will not open on a retry either.
-      throw ApplicationFailure.nonRetryable(
-        `The stored Airtable token cannot be decrypted (${(err as Error).message}); was APP_ENCRYPTION_KEY changed?`,
-        WorkspaceFailureType.connectionMissing,
-      );
-    }
-    if (!connection) {
-      throw ApplicationFailure.nonRetryable(
-        'No Airtable connection is stored for this workspace',
-        WorkspaceFailureType.connectionMissing,
-      );
-    }
+    const connection = await readWorkspaceConnection(deps, workspaceId);
     return {
       baseId: connection.baseId,
       http: {
@@ -85,7 +72,7 @@ export function createWorkspaceActivities(deps: WorkspaceActivityDeps) {
       const { baseId, http } = await airtableOptions(input.workspaceId);
       schemas.invalidate(baseId);
       try {
-        const tables = await heartbeatWhile(schemas.get(http, baseId));
+        const tables = await heartbeatWhile(() => schemas.get(http, baseId), 2_000);
         return { tableCount: tables.length };
       } catch (err) {
         throw toAirtableFailure(err, describeAccessProblem(err, baseId));
@@ -102,7 +89,7 @@ export function createWorkspaceActivities(deps: WorkspaceActivityDeps) {
       const { baseId, http } = await airtableOptions(input.workspaceId);
       let tables;
       try {
-        tables = await heartbeatWhile(schemas.get(http, baseId));
+        tables = await heartbeatWhile(() => schemas.get(http, baseId), 2_000);
       } catch (err) {
         throw toAirtableFailure(err, `Reading the schema of base ${baseId}`);
       }
@@ -173,17 +160,6 @@ export function createWorkspaceActivities(deps: WorkspaceActivityDeps) {
 }
 
 export type WorkspaceActivities = ReturnType<typeof createWorkspaceActivities>;
-
-/** Heartbeats every 2 s until `work` settles, so Temporal can tell a slow call from a dead worker. */
-async function heartbeatWhile<T>(work: Promise<T>): Promise<T> {
-  const context = Context.current();
-  const timer = setInterval(() => context.heartbeat(), 2_000);
-  try {
-    return await work;
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 function describeAccessProblem(err: unknown, baseId: string): string {
   const status = (err as { status?: number }).status;

@@ -323,32 +323,9 @@ export async function stuckChunks(
   return rows;
 }
 
-/** The error a rejected chunk got, with its step. */
-export async function firstRejection(
-  db: Queryable,
-  id: string,
-): Promise<{ step: number; error: string } | undefined> {
-  const { rows } = await db.query<{ step: number; error: string }>(
-    `SELECT step, error FROM change_set_chunks WHERE change_set_id = $1 AND state = 'rejected' ORDER BY step, chunk LIMIT 1`,
-    [id],
-  );
-  return rows[0];
-}
-
 export async function saveOutcome(db: Queryable, id: string, outcome: ChangeSetOutcome): Promise<void> {
   await db.query(`UPDATE change_sets SET outcome = $2, updated_at = now() WHERE id = $1`, [
     id,
     JSON.stringify(outcome),
   ]);
-}
-
-/** Ids created by the applied chunks, per step (the job result of a completed set). */
-export async function createdIdsByStep(db: Queryable, id: string): Promise<Record<number, string[]>> {
-  const { rows } = await db.query<{ step: number; ids: string[] }>(
-    `SELECT step, array_agg(created_id ORDER BY chunk, ord) AS ids
-     FROM change_set_chunks, unnest(created_ids) WITH ORDINALITY AS u(created_id, ord)
-     WHERE change_set_id = $1 AND state = 'applied' GROUP BY step`,
-    [id],
-  );
-  return Object.fromEntries(rows.map((r) => [r.step, r.ids]));
 }

@@ -13,7 +13,7 @@ import {
 } from '@temporalio/workflow';
 import type { ChangeSetActivities, ChangeSetProgressReport } from '../activities/change-sets';
 import type { ChangeSetOutcome } from '../db/change-sets';
-import { failureReason, tagJob } from './jobs';
+import { causeChain, failureReason, tagJob } from './jobs';
 
 /** Input of {@link applyChangeSet}: ids only. The steps and their records wait in Postgres. */
 export interface ApplyChangeSetInput {
@@ -167,13 +167,10 @@ export async function applyChangeSet(input: ApplyChangeSetInput): Promise<Change
 
 /** The step a `ChangeSetStepFailed` names in its details. */
 function stepOf(err: unknown): { step?: number } {
-  let current: unknown = err;
-  while (current && typeof current === 'object') {
-    if (current instanceof ApplicationFailure && Array.isArray(current.details)) {
-      const step = (current.details[0] as { step?: unknown } | undefined)?.step;
-      if (typeof step === 'number') return { step };
-    }
-    current = (current as { cause?: unknown }).cause;
+  for (const cause of causeChain(err)) {
+    if (!(cause instanceof ApplicationFailure) || !Array.isArray(cause.details)) continue;
+    const step = (cause.details[0] as { step?: unknown } | undefined)?.step;
+    if (typeof step === 'number') return { step };
   }
   return {};
 }

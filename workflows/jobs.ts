@@ -16,16 +16,18 @@ export function tagJob(kind: JobKind, workspaceId: string, userId: string): void
   ]);
 }
 
+/** An error and its causes, outermost first (an activity failure wraps what the activity threw). */
+export function causeChain(err: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let current = err; current; current = (current as { cause?: unknown }).cause) {
+    chain.push(current);
+    if (typeof current !== 'object') break;
+  }
+  return chain;
+}
+
 /** The innermost message of an activity failure: what Airtable or the step said, not the wrapper. */
 export function failureReason(err: unknown): string {
-  let current: unknown = err;
-  while (
-    current &&
-    typeof current === 'object' &&
-    'cause' in current &&
-    (current as { cause?: unknown }).cause
-  ) {
-    current = (current as { cause: unknown }).cause;
-  }
-  return current instanceof Error ? current.message : String(err);
+  const innermost = causeChain(err).at(-1);
+  return innermost instanceof Error ? innermost.message : String(err);
 }

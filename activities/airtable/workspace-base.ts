@@ -7,17 +7,21 @@ import { createAirtableRecords, type AirtableRecords } from './records';
 /** Failure type when a workspace's Airtable connection is gone or cannot be opened. */
 export const CONNECTION_MISSING = 'AirtableConnectionMissing';
 
+type ConnectionDeps = {
+  pool: Pool;
+  encryptionKey: Buffer;
+  airtable: { endpointUrl: string; requestTimeoutMs: number };
+};
+
 /**
- * Record access to a workspace's base with its sealed token, read from Postgres inside the
- * activity (the token never travels through Temporal). A missing or undecryptable token is a
- * non-retryable failure: a retry would find the same.
+ * A workspace's base id and sealed token, read from Postgres inside the activity (the token never
+ * travels through Temporal). A missing or undecryptable token is a non-retryable failure: a token
+ * that no longer opens under the current key will not open on a retry either.
  */
-export async function openWorkspaceBase(
-  deps: { pool: Pool; encryptionKey: Buffer; airtable: { endpointUrl: string; requestTimeoutMs: number } },
-  pacer: AirtablePacer,
+export async function readWorkspaceConnection(
+  deps: Pick<ConnectionDeps, 'pool' | 'encryptionKey'>,
   workspaceId: string,
-  signal?: AbortSignal,
-): Promise<{ baseId: string; records: AirtableRecords }> {
+): Promise<{ baseId: string; token: string }> {
   const connection = await workspaces
     .readAirtableToken(deps.pool, workspaceId, deps.encryptionKey)
     .catch((err: Error) => {
@@ -28,9 +32,20 @@ export async function openWorkspaceBase(
     });
   if (!connection)
     throw ApplicationFailure.nonRetryable(
-      'The workspace has no Airtable connection (was it deleted?)',
+      'No Airtable connection is stored for this workspace',
       CONNECTION_MISSING,
     );
+  return connection;
+}
+
+/** Record access to a workspace's base with its sealed token (see {@link readWorkspaceConnection}). */
+export async function openWorkspaceBase(
+  deps: ConnectionDeps,
+  pacer: AirtablePacer,
+  workspaceId: string,
+  signal?: AbortSignal,
+): Promise<{ baseId: string; records: AirtableRecords }> {
+  const connection = await readWorkspaceConnection(deps, workspaceId);
   return {
     baseId: connection.baseId,
     records: createAirtableRecords({

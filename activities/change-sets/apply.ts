@@ -5,7 +5,13 @@ import { toAirtableFailure } from '../airtable/errors';
 import type { AirtableRecord } from '../airtable/records';
 import { chunkKey, describeChunk, type JournalContext } from './context';
 import { CLOCK_SKEW_MS, matchCreatedRecords } from './reconcile';
-import { mergeMatchFormula, readRecordsById, READ_BATCH_SIZE, recordsCreatedSince } from './records-io';
+import {
+  listAll,
+  mergeMatchFormula,
+  readRecordsById,
+  READ_BATCH_SIZE,
+  recordsCreatedSince,
+} from './records-io';
 
 /** The failure type of a step Airtable refused; the workflow compensates when it sees it. */
 export const CHANGE_SET_STEP_FAILED = 'ChangeSetStepFailed';
@@ -197,14 +203,8 @@ async function upsertBeforeImages(
   chunk: ChunkRow,
 ): Promise<Record<string, Record<string, unknown>>> {
   const formula = mergeMatchFormula(chunk.records, step.fieldsToMergeOn!, context.fieldTypes(step.tableId));
-  const before: Record<string, Record<string, unknown>> = {};
-  let offset: string | undefined;
-  do {
-    const page = await context.records.listPage(step.tableId, { filterByFormula: formula, offset });
-    for (const record of page.records) before[record.id] = record.fields;
-    offset = page.offset;
-  } while (offset);
-  return before;
+  const matches = await listAll(context.records, step.tableId, { filterByFormula: formula });
+  return Object.fromEntries(matches.map((record) => [record.id, record.fields]));
 }
 
 function fieldsOnly(chunk: ChunkRow): Array<{ fields: Record<string, unknown> }> {

@@ -10,6 +10,7 @@ import type { FieldTypes } from './records-io';
 import { applyChunks, IN_FLIGHT, inPipeline } from './apply';
 import type { JournalContext } from './context';
 import { undoChunk } from './undo';
+import { heartbeatWhile } from '../heartbeat';
 
 /** What the change-set activities need from the outside world. */
 export interface ChangeSetActivityDeps {
@@ -44,13 +45,18 @@ export function createChangeSetActivities(deps: ChangeSetActivityDeps) {
   const { pool } = deps;
   const pacer = deps.pacer ?? new PostgresPacer(pool);
 
-  async function open(changeSetId: string): Promise<JournalContext> {
+  async function load(changeSetId: string): Promise<ChangeSetRow> {
     const changeSet = await journal.getChangeSet(pool, changeSetId);
     if (!changeSet)
       throw ApplicationFailure.nonRetryable(
         `Change set ${changeSetId} does not exist`,
         ChangeSetFailureType.missing,
       );
+    return changeSet;
+  }
+
+  async function open(changeSetId: string): Promise<JournalContext> {
+    const changeSet = await load(changeSetId);
     // No cancellation signal: a request already sent is finished and journaled, not abandoned.
     const { records } = await openWorkspaceBase(deps, pacer, changeSet.workspaceId);
     const schema = await workspaces.getSchemaSnapshot(pool, changeSet.workspaceId);
@@ -69,10 +75,11 @@ export function createChangeSetActivities(deps: ChangeSetActivityDeps) {
     };
   }
 
-  async function report(changeSetId: string): Promise<ChangeSetProgressReport> {
+  /** Progress as the journal shows it; `done` once nothing is left to apply (or, undoing, to undo). */
+  async function report(changeSetId: string, phase: 'apply' | 'undo'): Promise<ChangeSetProgressReport> {
     const p = await journal.journalProgress(pool, changeSetId);
     return {
-      done: false,
+      done: (phase === 'apply' ? p.pending : p.toUndo) === 0,
       recordsApplied: p.recordsApplied,
       stepsDone: p.stepsDone,
       recordsUndone: p.recordsUndone,
@@ -85,12 +92,7 @@ export function createChangeSetActivities(deps: ChangeSetActivityDeps) {
     async describeChangeSet(input: {
       changeSetId: string;
     }): Promise<{ steps: Array<{ table: string; action: string; records: number }>; recordsTotal: number }> {
-      const changeSet = await journal.getChangeSet(pool, input.changeSetId);
-      if (!changeSet)
-        throw ApplicationFailure.nonRetryable(
-          `Change set ${input.changeSetId} does not exist`,
-          ChangeSetFailureType.missing,
-        );
+      const changeSet = await load(input.changeSetId);
       return {
         steps: changeSet.steps.map((s) => ({ table: s.table, action: s.action, records: s.recordCount })),
         recordsTotal: changeSet.recordCount,
@@ -110,17 +112,15 @@ export function createChangeSetActivities(deps: ChangeSetActivityDeps) {
       const activity = Context.current();
       const deadline = Date.now() + input.budgetMs;
       const stop = () => activity.cancellationSignal.aborted || Date.now() >= deadline;
-      await withHeartbeat(async () => {
+      await heartbeatWhile(async () => {
         while (!stop()) {
           const chunks = await journal.chunksToApply(pool, input.changeSetId, 50);
           if (chunks.length === 0) break;
           await applyChunks(context, chunks, stop);
         }
-      });
+      }, 1_000);
       if (activity.cancellationSignal.aborted) throw new CancelledFailure('Change set cancelled');
-      const progress = await report(input.changeSetId);
-      const left = await journal.chunksToApply(pool, input.changeSetId, 1);
-      return { ...progress, done: left.length === 0 };
+      return report(input.changeSetId, 'apply');
     },
 
     /** Undoes applied chunks, last first, for up to `budgetMs`. Not cancellable: clean-up must finish. */
@@ -130,14 +130,10 @@ export function createChangeSetActivities(deps: ChangeSetActivityDeps) {
     }): Promise<ChangeSetProgressReport> {
       const context = await open(input.changeSetId);
       const deadline = Date.now() + input.budgetMs;
-      let done = false;
-      await withHeartbeat(async () => {
+      await heartbeatWhile(async () => {
         while (Date.now() < deadline) {
           const chunks = await journal.chunksToUndo(pool, input.changeSetId, 50);
-          if (chunks.length === 0) {
-            done = true;
-            return;
-          }
+          if (chunks.length === 0) return;
           // Chunks of one step are independent, except recreations: a recreated record's links
           // depend on which others are back already, so those go one at a time.
           const sameStep = chunks.filter((c) => c.step === chunks[0]!.step);
@@ -149,8 +145,8 @@ export function createChangeSetActivities(deps: ChangeSetActivityDeps) {
             parallel,
           );
         }
-      });
-      return { ...(await report(input.changeSetId)), done };
+      }, 1_000);
+      return report(input.changeSetId, 'undo');
     },
 
     /** Records how the change set ended (kept for the API), built from the journal. */
@@ -159,7 +155,7 @@ export function createChangeSetActivities(deps: ChangeSetActivityDeps) {
       status: ChangeSetOutcome['status'];
       error?: { step?: number; message: string };
     }): Promise<ChangeSetOutcome> {
-      const changeSet = (await journal.getChangeSet(pool, input.changeSetId)) as ChangeSetRow;
+      const changeSet = await load(input.changeSetId);
       const progress = await journal.journalProgress(pool, input.changeSetId);
       const idMap = await journal.recreatedIds(pool, input.changeSetId);
       const undone = await journal.stuckChunks(pool, input.changeSetId);
@@ -178,15 +174,3 @@ export function createChangeSetActivities(deps: ChangeSetActivityDeps) {
 }
 
 export type ChangeSetActivities = ReturnType<typeof createChangeSetActivities>;
-
-/** Heartbeats every second while `work` runs: a killed worker is noticed within the heartbeat timeout. */
-async function withHeartbeat<T>(work: () => Promise<T>): Promise<T> {
-  const context = Context.current();
-  context.heartbeat();
-  const timer = setInterval(() => context.heartbeat(), 1_000);
-  try {
-    return await work();
-  } finally {
-    clearInterval(timer);
-  }
-}

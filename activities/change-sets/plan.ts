@@ -71,9 +71,6 @@ export const CHANGE_SET_LIMITS = {
   maxMergeFields: 3,
 } as const;
 
-/** Field types whose cells Airtable computes; writes to them are refused. */
-export const COMPUTED_FIELD_TYPES = COMPUTED_TYPES;
-
 const RECORD_ID = /^rec[A-Za-z0-9]{14}$/;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -193,7 +190,7 @@ export function planChangeSet(
           issues.push({ ...at, message: `Field "${field.name}" is given twice (by name and by id)` });
           continue;
         }
-        if (COMPUTED_FIELD_TYPES.has(field.type)) {
+        if (COMPUTED_TYPES.has(field.type)) {
           issues.push({
             ...at,
             message: `Field "${field.name}" is computed (${field.type}) and cannot be written`,
@@ -218,7 +215,7 @@ export function planChangeSet(
         fields[field.name] = value;
       }
       for (const merge of mergeFields ?? [])
-        if (isEmpty(fields[merge]))
+        if (isEmptyCell(fields[merge]))
           issues.push({
             ...where,
             field: merge,
@@ -334,6 +331,3 @@ function isCollaborator(value: unknown): boolean {
 function article(action: ChangeSetAction): string {
   return `${/^[aeiou]/.test(action) ? 'An' : 'A'} ${action}`;
 }
-
-/** Airtable's notion of an empty cell: omitted from `fields` when read back. */
-export const isEmpty = isEmptyCell;

@@ -1,6 +1,6 @@
 import type { AirtableFieldSchema } from '../airtable/meta';
 import type { AirtableRecord } from '../airtable/records';
-import { isEmpty } from './plan';
+import { isEmptyCell } from '../airtable/field-types';
 
 // Airtable has no idempotency keys, so a create whose answer was lost (timeout, a worker killed
 // after Airtable answered) is reconciled instead of repeated: the records created since the intent
@@ -59,8 +59,8 @@ export function sameCell(
   stored: unknown,
   typecast: boolean,
 ): boolean {
-  if (isEmpty(sent)) return isEmpty(stored);
-  if (isEmpty(stored)) return type === 'checkbox' ? sent === false : false;
+  if (isEmptyCell(sent)) return isEmptyCell(stored);
+  if (isEmptyCell(stored)) return type === 'checkbox' ? sent === false : false;
   switch (type) {
     case 'number':
     case 'currency':

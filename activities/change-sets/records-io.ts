@@ -1,8 +1,9 @@
 import type { AirtableFieldSchema } from '../airtable/meta';
 import { AirtableApiError } from '../airtable/errors';
 import { formulaField, formulaNumber, formulaString, recordIdIn } from '../airtable/formula';
-import type { AirtableRecord, AirtableRecords } from '../airtable/records';
-import { COMPUTED_FIELD_TYPES } from './plan';
+import { COMPUTED_TYPES } from '../airtable/field-types';
+import { chunk, type AirtableRecord, type AirtableRecords, type ListPageParams } from '../airtable/records';
+import { readAllPages } from '../airtable/streaming';
 
 // The reads and writes change sets need beyond one request each: reading records by id, finding
 // records created since a moment, deleting what still exists, and turning a read value back into
@@ -14,6 +15,19 @@ export const READ_BATCH_SIZE = 100;
 /** Field name → schema, for one table. */
 export type FieldTypes = ReadonlyMap<string, AirtableFieldSchema>;
 
+/** Every record a listing returns, over all its pages. */
+export async function listAll(
+  records: AirtableRecords,
+  table: string,
+  params: Omit<ListPageParams, 'offset'>,
+): Promise<AirtableRecord[]> {
+  const found: AirtableRecord[] = [];
+  await readAllPages(records, table, params, (page) => {
+    found.push(...page);
+  });
+  return found;
+}
+
 /** The current records with these ids (missing ones are absent from the map), one request per 100 ids. */
 export async function readRecordsById(
   records: AirtableRecords,
@@ -23,18 +37,12 @@ export async function readRecordsById(
   fields?: string[],
 ): Promise<Map<string, AirtableRecord>> {
   const found = new Map<string, AirtableRecord>();
-  for (let i = 0; i < ids.length; i += READ_BATCH_SIZE) {
-    const batch = ids.slice(i, i + READ_BATCH_SIZE);
-    let offset: string | undefined;
-    do {
-      const page = await records.listPage(table, {
-        filterByFormula: recordIdIn(batch),
-        offset,
-        ...(fields ? { fields } : {}),
-      });
-      for (const record of page.records) found.set(record.id, record);
-      offset = page.offset;
-    } while (offset);
+  for (const batch of chunk(ids, READ_BATCH_SIZE)) {
+    const page = await listAll(records, table, {
+      filterByFormula: recordIdIn(batch),
+      ...(fields ? { fields } : {}),
+    });
+    for (const record of page) found.set(record.id, record);
   }
   return found;
 }
@@ -46,25 +54,15 @@ export async function recordsCreatedSince(
   since: Date,
   fields: string[],
 ): Promise<AirtableRecord[]> {
-  const found: AirtableRecord[] = [];
-  const filterByFormula = `NOT(IS_BEFORE(CREATED_TIME(), DATETIME_PARSE(${formulaString(since.toISOString())})))`;
-  let offset: string | undefined;
-  do {
-    const page = await records.listPage(table, {
-      filterByFormula,
-      offset,
-      ...(fields.length > 0 ? { fields } : {}),
-    });
-    found.push(...page.records);
-    offset = page.offset;
-  } while (offset);
-  return found;
+  return listAll(records, table, {
+    filterByFormula: `NOT(IS_BEFORE(CREATED_TIME(), DATETIME_PARSE(${formulaString(since.toISOString())})))`,
+    ...(fields.length > 0 ? { fields } : {}),
+  });
 }
 
 /** Deletes whichever of `ids` still exist (a record already gone counts as deleted). */
 export async function deleteExisting(records: AirtableRecords, table: string, ids: string[]): Promise<void> {
-  for (let i = 0; i < ids.length; i += 10) {
-    const batch = ids.slice(i, i + 10);
+  for (const batch of chunk(ids)) {
     try {
       await records.destroy(table, batch);
     } catch (err) {
@@ -116,7 +114,7 @@ export interface RestoreContext {
  */
 export function writableValue(name: string, value: unknown, context: RestoreContext): unknown {
   const type = context.fieldTypes.get(name)?.type;
-  if (type !== undefined && COMPUTED_FIELD_TYPES.has(type)) return undefined;
+  if (type !== undefined && COMPUTED_TYPES.has(type)) return undefined;
   if (value === undefined || value === null) return null;
   switch (type) {
     case 'multipleRecordLinks':

@@ -7,6 +7,7 @@ import { findCreated } from './apply';
 import { CLOCK_SKEW_MS, matchCreatedRecords } from './reconcile';
 import {
   deleteExisting,
+  listAll,
   mergeMatchFormula,
   readRecordsById,
   recordsCreatedSince,
@@ -65,13 +66,7 @@ async function undoUpsert(context: JournalContext, step: StoredStep, chunk: Chun
     // The answer was lost: whatever matches the merge values now is either a record we updated
     // (it has a before-image) or one we created (it was created after the intent).
     const formula = mergeMatchFormula(chunk.records, step.fieldsToMergeOn!, context.fieldTypes(step.tableId));
-    const matches: Array<{ id: string; createdTime: string }> = [];
-    let offset: string | undefined;
-    do {
-      const page = await context.records.listPage(step.tableId, { filterByFormula: formula, offset });
-      matches.push(...page.records);
-      offset = page.offset;
-    } while (offset);
+    const matches = await listAll(context.records, step.tableId, { filterByFormula: formula });
     const since = chunk.sentAt!.getTime() - CLOCK_SKEW_MS;
     updated = matches.filter((m) => chunk.before?.[m.id]).map((m) => m.id);
     created = matches
