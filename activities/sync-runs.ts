@@ -1,11 +1,11 @@
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
-import { upsertSyncedRecords } from '../db/synced-records';
-import { AirtableApiError, toAirtableFailure } from './airtable/errors';
-import { PostgresPacer, type AirtablePacer } from './airtable/pacing';
-import { readAllPages, type ListingCheckpoint } from './airtable/streaming';
-import { openWorkspaceBase } from './airtable/workspace-base';
+import { upsertSyncedRecords } from '../domain/sync-runs/store';
+import { AirtableApiError, toAirtableFailure } from '../airtable/errors';
+import { PostgresPacer, type AirtablePacer } from '../airtable/pacing';
+import { readAllPages, type ListingCheckpoint } from '../airtable/streaming';
+import { openWorkspaceBase } from '../domain/workspaces/connection';
 
 /** What the sync-run activities need. */
 export interface SyncRunActivityDeps {

@@ -2,12 +2,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
-import * as workspaces from '../db/workspaces';
-import { toAirtableFailure } from './airtable/errors';
-import { CONNECTION_MISSING, readWorkspaceConnection } from './airtable/workspace-base';
+import * as workspaces from '../domain/workspaces/store';
+import { toAirtableFailure } from '../airtable/errors';
+import { CONNECTION_MISSING, readWorkspaceConnection } from '../domain/workspaces/connection';
 import { heartbeatWhile } from './heartbeat';
-import { PostgresPacer, type AirtablePacer } from './airtable/pacing';
-import { SchemaCache } from './airtable/schema-cache';
+import { PostgresPacer, type AirtablePacer } from '../airtable/pacing';
+import { SchemaCache } from '../airtable/schema-cache';
 
 /** What the workspace activities need from the outside world. */
 export interface WorkspaceActivityDeps {

@@ -8,9 +8,9 @@ import { pinoHttp } from 'pino-http';
 import type { AppConfig } from '../core/config';
 import type { Logger } from '../core/logger';
 import { authRouter, usersRouter } from './auth';
-import { CHANGE_SET_BODY_LIMIT } from './change-sets';
+import { CHANGE_SET_BODY_LIMIT } from '../domain/change-sets/service';
 import { errorHandler, unknownRoute } from './errors';
-import { jobsRouter } from './jobs';
+import { jobsRouter } from '../domain/jobs/service';
 import { workspacesRouter } from './workspaces';
 
 /** What the API needs; tests build it around the real dev server and Postgres. */

@@ -4,9 +4,9 @@ import { rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
 import { randomToken, sha256 } from '../core/crypto';
 import { hashPassword, verifyPassword } from '../core/passwords';
-import * as users from '../db/users';
+import * as users from '../domain/users/store';
 import type { ApiDeps } from './app';
-import { signAccessToken, verifyAccessToken } from './auth-tokens';
+import { signAccessToken, verifyAccessToken } from '../domain/users/access-tokens';
 import { HttpError, parseOrThrow, unauthorized } from './errors';
 
 const Email = z

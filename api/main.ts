@@ -8,7 +8,7 @@ import { temporalConnectionOptions } from '../temporal/connection';
 import { dataConverter } from '../temporal/data-converter';
 import { taskQueues } from '../workers/task-queues';
 import { createApp } from './app';
-import { resumePendingJobs } from './jobs';
+import { resumePendingJobs } from '../domain/jobs/service';
 
 /**
  * The API process. Connects to TEMPORAL_ADDRESS, or to the dev server `npm start` runs.

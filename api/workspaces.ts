@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
-import * as jobs from '../db/jobs';
+import * as jobs from '../domain/jobs/store';
 import { withTransaction } from '../db/pool';
-import * as workspaces from '../db/workspaces';
+import * as workspaces from '../domain/workspaces/store';
 import type { ApiDeps } from './app';
 import { authenticate } from './auth';
 import { HttpError, notFound, parseOrThrow } from './errors';
-import { submitChangeSet } from './change-sets';
-import { startJob } from './jobs';
+import { submitChangeSet } from '../domain/change-sets/service';
+import { startJob } from '../domain/jobs/service';
 
 const CreateWorkspaceBody = z
   .object({

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { EmulatorSeed } from '../emulator/airtable';
+import type { EmulatorSeed } from '@airtable-ops/airtable-emulator';
 import { freePort } from '../temporal/dev-server';
 
 /** The Airtable emulator in a process of its own, so a benchmark's figures are the client's alone. */
@@ -12,7 +12,7 @@ export interface EmulatorProcess {
 }
 
 /**
- * Starts `emulator/airtable/main.ts` with real limits, `seed`, `token` and a latency range like
+ * Starts `emulators/airtable/src/main.ts` with real limits, `seed`, `token` and a latency range like
  * `100-250`, at a higher scheduling priority than the benchmark's own processes.
  */
 export async function startEmulatorProcess(options: {
@@ -30,7 +30,7 @@ export async function startEmulatorProcess(options: {
     [
       '--import',
       'tsx',
-      path.join(root, 'emulator/airtable/main.ts'),
+      path.join(root, 'emulators/airtable/src/main.ts'),
       '--port',
       String(port),
       '--token',

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { PostgresPacer } from '../activities/airtable/pacing';
-import { createAirtableRecords } from '../activities/airtable/records';
+import { PostgresPacer } from '../airtable/pacing';
+import { createAirtableRecords } from '../airtable/records';
 import { loadConfig } from '../core/config';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
-import { busiestSecond, tightestSpan } from '../emulator/airtable';
+import { busiestSecond, tightestSpan } from '@airtable-ops/airtable-emulator';
 import { startEmulatorProcess } from './emulator-process';
 import { recordResult } from './results';
 

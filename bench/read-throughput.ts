@@ -1,6 +1,6 @@
-import { PostgresPacer } from '../activities/airtable/pacing';
-import { createAirtableRecords } from '../activities/airtable/records';
-import { readAllPages } from '../activities/airtable/streaming';
+import { PostgresPacer } from '../airtable/pacing';
+import { createAirtableRecords } from '../airtable/records';
+import { readAllPages } from '../airtable/streaming';
 import { loadConfig } from '../core/config';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';

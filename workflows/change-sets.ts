@@ -12,7 +12,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ChangeSetActivities, ChangeSetProgressReport } from '../activities/change-sets';
-import type { ChangeSetOutcome } from '../db/change-sets';
+import type { ChangeSetOutcome } from '../domain/change-sets/journal';
 import { causeChain, failureReason, tagJob } from './jobs';
 
 /** Input of {@link applyChangeSet}: ids only. The steps and their records wait in Postgres. */

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import { AirtableApiError, AirtableFailureType, toAirtableFailure } from '../../activities/airtable/errors';
-import { formulaEquals } from '../../activities/airtable/formula';
-import { PostgresPacer, tokenKey } from '../../activities/airtable/pacing';
-import { createAirtableRecords } from '../../activities/airtable/records';
-import { getBaseSchema } from '../../activities/airtable/meta';
-import { SchemaCache } from '../../activities/airtable/schema-cache';
-import { readAllPages } from '../../activities/airtable/streaming';
+import { AirtableApiError, AirtableFailureType, toAirtableFailure } from '../../airtable/errors';
+import { formulaEquals } from '../../airtable/formula';
+import { PostgresPacer, tokenKey } from '../../airtable/pacing';
+import { createAirtableRecords } from '../../airtable/records';
+import { getBaseSchema } from '../../airtable/meta';
+import { SchemaCache } from '../../airtable/schema-cache';
+import { readAllPages } from '../../airtable/streaming';
 import { createPool, type Pool } from '../../db/pool';
-import { startAirtableEmulator, type AirtableEmulator } from '../../emulator/airtable';
+import { startAirtableEmulator, type AirtableEmulator } from '@airtable-ops/airtable-emulator';
 import { TEST_ENV } from '../support/env';
 import { SMALL_BASE_ID, smallSeed } from '../support/seeds';
 

@@ -1,6 +1,6 @@
-import type { AirtableTableSchema } from '../../activities/airtable/meta';
-import { planChangeSet, valueProblem, type ChangeSetStepInput } from '../../activities/change-sets/plan';
-import { matchCreatedRecords, sameCell } from '../../activities/change-sets/reconcile';
+import type { AirtableTableSchema } from '../../airtable/meta';
+import { planChangeSet, valueProblem, type ChangeSetStepInput } from '../../domain/change-sets/plan';
+import { matchCreatedRecords, sameCell } from '../../domain/change-sets/reconcile';
 
 const schema: AirtableTableSchema[] = [
   {

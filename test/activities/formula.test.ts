@@ -5,7 +5,7 @@ import {
   formulaString,
   modifiedAfter,
   recordIdIn,
-} from '../../activities/airtable/formula';
+} from '../../airtable/formula';
 
 describe('formula escaping', () => {
   it.each([

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { PostgresPacer, tokenKey } from '../../activities/airtable/pacing';
+import { PostgresPacer, tokenKey } from '../../airtable/pacing';
 import { createPool, type Pool } from '../../db/pool';
-import { busiestSecond, tightestSpan } from '../../emulator/airtable';
+import { busiestSecond, tightestSpan } from '@airtable-ops/airtable-emulator';
 import { TEST_ENV } from '../support/env';
 
 const newBaseId = () => `app${randomUUID().replace(/-/g, '').slice(0, 14)}`;

@@ -1,13 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import type { ListingCheckpoint } from '../../activities/airtable/streaming';
+import type { ListingCheckpoint } from '../../airtable/streaming';
 import { createSyncRunActivities } from '../../activities/sync-runs';
 import { createPool, type Pool } from '../../db/pool';
-import { countSyncedRecords } from '../../db/synced-records';
-import { insertUser } from '../../db/users';
-import { insertWorkspaceWithConnection } from '../../db/workspaces';
-import { startAirtableEmulator, type AirtableEmulator } from '../../emulator/airtable';
+import { countSyncedRecords } from '../../domain/sync-runs/store';
+import { insertUser } from '../../domain/users/store';
+import { insertWorkspaceWithConnection } from '../../domain/workspaces/store';
+import { startAirtableEmulator, type AirtableEmulator } from '@airtable-ops/airtable-emulator';
 import { TEST_ENV } from '../support/env';
 
 // The streaming copy of a table: a heartbeat per page, resume from the last heartbeat, cancellation.

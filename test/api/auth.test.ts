@@ -1,7 +1,7 @@
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import type { Express } from 'express';
-import { signAccessToken } from '../../api/auth-tokens';
+import { signAccessToken } from '../../domain/users/access-tokens';
 import {
   createTestApi,
   createTestContext,

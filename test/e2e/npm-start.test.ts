@@ -2,7 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startAirtableEmulator, type AirtableEmulator } from '../../emulator/airtable';
+import { startAirtableEmulator, type AirtableEmulator } from '@airtable-ops/airtable-emulator';
 import { freePort } from '../../temporal/dev-server';
 import { TEST_ENV } from '../support/env';
 import { eventually } from '../support/helpers';

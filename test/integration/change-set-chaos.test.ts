@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
-import { startAirtableEmulator, type AirtableEmulator } from '../../emulator/airtable';
+import { startAirtableEmulator, type AirtableEmulator } from '@airtable-ops/airtable-emulator';
 import { taskQueues } from '../../workers/task-queues';
 import { readBase } from '../support/base-state';
 import {

@@ -4,7 +4,7 @@ import {
   startAirtableEmulator,
   type AirtableEmulator,
   type EmulatorFaultRule,
-} from '../../emulator/airtable';
+} from '@airtable-ops/airtable-emulator';
 import { readBase, renameRecords } from '../support/base-state';
 import {
   createActiveWorkspace,

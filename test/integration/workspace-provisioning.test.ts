@@ -3,11 +3,11 @@ import request from 'supertest';
 import type { Express } from 'express';
 import type { Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
-import { resumePendingJobs } from '../../api/jobs';
+import { resumePendingJobs } from '../../domain/jobs/service';
 import { createLogger } from '../../core/logger';
-import { insertJob } from '../../db/jobs';
-import { insertWorkspaceWithConnection } from '../../db/workspaces';
-import { startAirtableEmulator, type AirtableEmulator } from '../../emulator/airtable';
+import { insertJob } from '../../domain/jobs/store';
+import { insertWorkspaceWithConnection } from '../../domain/workspaces/store';
+import { startAirtableEmulator, type AirtableEmulator } from '@airtable-ops/airtable-emulator';
 import { TEST_ENV } from '../support/env';
 import {
   createTestApi,

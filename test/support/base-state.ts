@@ -1,4 +1,4 @@
-import type { AirtableEmulator, EmulatorRecord } from '../../emulator/airtable';
+import type { AirtableEmulator, EmulatorRecord } from '@airtable-ops/airtable-emulator';
 
 // Comparing a whole base before and after a job: what "left the base as it was" means in tests.
 

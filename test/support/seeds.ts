@@ -1,4 +1,4 @@
-import type { EmulatorSeed } from '../../emulator/airtable';
+import type { EmulatorSeed } from '@airtable-ops/airtable-emulator';
 
 /** A two-table base, small enough to reason about in assertions. */
 export const SMALL_BASE_ID = 'appSMALLtestBase1';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ChangeSetActivities, ChangeSetProgressReport } from '../../activities/change-sets';
-import type { ChangeSetOutcome } from '../../db/change-sets';
+import type { ChangeSetOutcome } from '../../domain/change-sets/journal';
 import { CHANGE_SET_COMPENSATION_INCOMPLETE, type ApplyChangeSetInput } from '../../workflows/change-sets';
 import {
   createTestContext,

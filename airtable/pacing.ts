@@ -1,0 +1,295 @@
+import type { Pool } from 'pg';
+import { sha256 } from '../core/crypto';
+import { AirtableApiError } from './errors';
+
+/** Airtable's documented limits. */
+export const AIRTABLE_LIMITS = {
+  /** @default 5 requests per second per base */
+  perBasePerSecond: 5,
+  /** @default 50 requests per second per token */
+  perTokenPerSecond: 50,
+} as const;
+
+/** Options of {@link PostgresPacer}. */
+export interface PacerOptions {
+  /** @default 5 */
+  perBasePerSecond?: number;
+  /** @default 50 */
+  perTokenPerSecond?: number;
+  /**
+   * Added to the one-second window while a key has a start whose request is not known to have left:
+   * it may leave up to `lateToleranceMs` late, and stall on its way out. @default 75
+   */
+  marginMs?: number;
+  /**
+   * Added to the one-second window once every start of a key is known to have left, and when: only
+   * the way to Airtable (network, Airtable's own queue) remains uncertain. @default 15
+   */
+  sentMarginMs?: number;
+  /** A request that would leave later than this after its slot gives the slot up and takes a new one. @default 20 */
+  lateToleranceMs?: number;
+}
+
+/** A reserved start. */
+export interface PacedStart {
+  /**
+   * Tells the pacer the request has just been handed to an open connection (so it leaves now): the
+   * start is then recorded as sent, at that time, and the requests after it need only the smaller margin.
+   */
+  left(): void;
+}
+
+/** What a request needs so that it leaves the moment its start comes. */
+export interface Readiness {
+  /** Whether the request would leave at once (an open connection is idle, say). */
+  ready(): boolean;
+  /** Gets it ready (opens a connection): before booking a start, and after giving one back. */
+  prepare(): Promise<void>;
+}
+
+/** Decides when the next request to a base may start. */
+export interface AirtablePacer {
+  /**
+   * Resolves when a request to `baseId` with `token` may be sent; rejects if `signal` aborts first.
+   * With `readiness`, a start that comes while the request is not ready is given back once.
+   */
+  acquire(baseId: string, token: string, signal?: AbortSignal, readiness?: Readiness): Promise<PacedStart>;
+  /** After a 429 nothing succeeds for 30 s: hold every request of the base (and token) until then. */
+  penalize(baseId: string, token: string, untilMs: number): Promise<void>;
+}
+
+/** Airtable refuses everything of a base (and token) this long after a 429. */
+const PENALTY_MS = 30_000;
+
+/**
+ * One paced request: waits for its start, sends it, and after a 429 holds the base and token for
+ * Airtable's 30 s penalty, for every process.
+ */
+export async function paced<T>(
+  pacer: AirtablePacer,
+  baseId: string,
+  token: string,
+  signal: AbortSignal | undefined,
+  request: (start: PacedStart) => Promise<T>,
+  readiness?: Readiness,
+): Promise<T> {
+  const start = await pacer.acquire(baseId, token, signal, readiness);
+  try {
+    return await request(start);
+  } catch (err) {
+    if (err instanceof AirtableApiError && err.status === 429)
+      await pacer.penalize(baseId, token, Date.now() + PENALTY_MS);
+    throw err;
+  }
+}
+
+/** The key a token is paced under: a digest, so the pacing table holds nothing secret. */
+export function tokenKey(token: string): string {
+  return `token:${sha256(token).slice(0, 32)}`;
+}
+
+/** The database's clock in epoch milliseconds, with its microseconds. */
+const NOW_MS = 'extract(epoch FROM clock_timestamp())::float8 * 1000';
+
+/** Books a start; answers it as text (to give it back exactly) and in milliseconds, with the clock. */
+const RESERVE_SLOT = `SELECT slot::text AS slot, extract(epoch FROM slot)::float8 * 1000 AS slot_ms, ${NOW_MS} AS now_ms
+  FROM (SELECT airtable_reserve_slot($1::text[], $2::int[], $3::interval[], make_interval(secs => $4),
+          make_interval(secs => $5), $6::timestamptz[], $7::timestamptz[]) AS slot) r`;
+
+/**
+ * Pacing held in Postgres, so every worker process together stays within Airtable's limits
+ * (a per-process limiter lets N workers send N times the limit). One round trip per request.
+ */
+export class PostgresPacer implements AirtablePacer {
+  private readonly limits: number[];
+  private readonly gaps: string[];
+  private readonly windowSecs: number;
+  private readonly sentWindowSecs: number;
+  private readonly lateToleranceMs: number;
+  private readonly clock = new ClockMapping(10_000);
+  /** Starts that have left since the last reservation for the same keys: reported with the next one. */
+  private readonly left = new Map<string, Array<{ slot: string; atMs: number }>>();
+
+  constructor(
+    private readonly pool: Pool,
+    options: PacerOptions = {},
+  ) {
+    const perToken = options.perTokenPerSecond ?? AIRTABLE_LIMITS.perTokenPerSecond;
+    const windowMs = 1000 + (options.marginMs ?? 75);
+    this.limits = [options.perBasePerSecond ?? AIRTABLE_LIMITS.perBasePerSecond, perToken];
+    // A token's starts are spread over its window: all of them leaving together at each window
+    // boundary would make the workers and Airtable take them in one burst, and the last ones late.
+    this.gaps = ['0', `${windowMs / perToken} milliseconds`];
+    this.windowSecs = windowMs / 1000;
+    this.sentWindowSecs = (1000 + (options.sentMarginMs ?? 15)) / 1000;
+    this.lateToleranceMs = options.lateToleranceMs ?? 20;
+  }
+
+  async acquire(
+    baseId: string,
+    token: string,
+    signal?: AbortSignal,
+    readiness?: Readiness,
+  ): Promise<PacedStart> {
+    const keys = [`base:${baseId}`, tokenKey(token)];
+    const pair = keys.join(' ');
+    // After a quiet spell, one more reading of the database's clock before relying on the mapping.
+    if (!this.clock.fresh(performance.now())) await this.readClock();
+    if (readiness && !readiness.ready()) await readiness.prepare();
+    let waitedForReadiness = false;
+    for (;;) {
+      signal?.throwIfAborted();
+      const left = this.left.get(pair) ?? [];
+      this.left.delete(pair);
+      const sentAt = performance.now();
+      const { rows } = await this.pool.query<{ slot: string; slot_ms: number; now_ms: number }>({
+        // Named: each connection parses and plans it once.
+        name: 'airtable-reserve-slot',
+        text: RESERVE_SLOT,
+        values: [
+          keys,
+          this.limits,
+          this.gaps,
+          this.windowSecs,
+          this.sentWindowSecs,
+          left.map((l) => l.slot),
+          left.map((l) => isoMicros(l.atMs)),
+        ],
+      });
+      const { slot, slot_ms: slotMs, now_ms: nowMs } = rows[0]!;
+      this.clock.add(sentAt, nowMs, performance.now());
+      // The database's start time on this process's clock, refined by the readings that arrive meanwhile.
+      const target = () => slotMs + this.clock.offset(performance.now());
+      try {
+        await sleepUntil(target, signal);
+      } catch (err) {
+        await this.release(keys, slot).catch(() => undefined);
+        throw err;
+      }
+      // A slot is a promise about when the request leaves. One that would leave late (a stalled
+      // event loop, a slow answer from Postgres, a connection still to be opened) would crowd the
+      // requests after it: it is handed back and a new one taken. Readiness waits once only: an
+      // endpoint that cannot be reached fails on the request itself.
+      const onTime = performance.now() - target() <= this.lateToleranceMs;
+      const notReady = onTime && !waitedForReadiness && readiness !== undefined && !readiness.ready();
+      if (onTime && !notReady) {
+        return {
+          left: () =>
+            // Queued after the tick in which Node writes the request to its socket (a reused
+            // connection is handed over on the next tick): runs right after the bytes left.
+            process.nextTick(() => {
+              const atMs = this.clock.latestDatabaseTime(performance.now());
+              // Reports older than the database keeps starts for are of no use: drop them.
+              const reports = (this.left.get(pair) ?? []).filter((l) => l.atMs > atMs - 2_000);
+              this.left.delete(pair);
+              this.left.set(pair, [...reports, { slot, atMs }]);
+              if (this.left.size > 1_000) this.left.delete(this.left.keys().next().value!);
+            }),
+        };
+      }
+      await this.release(keys, slot);
+      if (notReady) {
+        waitedForReadiness = true;
+        await readiness.prepare();
+      }
+    }
+  }
+
+  private async readClock(): Promise<void> {
+    const sentAt = performance.now();
+    const { rows } = await this.pool.query<{ now_ms: number }>(`SELECT ${NOW_MS} AS now_ms`);
+    this.clock.add(sentAt, rows[0]!.now_ms, performance.now());
+  }
+
+  private async release(keys: string[], slot: string): Promise<void> {
+    await this.pool.query(`SELECT airtable_release_slot($1::text[], $2::timestamptz)`, [keys, slot]);
+  }
+
+  async penalize(baseId: string, token: string, untilMs: number): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO airtable_pacing (key, penalty_until) SELECT k, clock_timestamp() + make_interval(secs => $2)
+         FROM unnest($1::text[]) AS k
+       ON CONFLICT (key) DO UPDATE SET penalty_until = greatest(airtable_pacing.penalty_until, EXCLUDED.penalty_until)`,
+      [[`base:${baseId}`, tokenKey(token)], Math.max(0, untilMs - Date.now()) / 1000],
+    );
+  }
+}
+
+/**
+ * Maps the database's clock onto this process's monotonic clock. The database reads its clock
+ * between a query's sending and its answer, so each query bounds the offset (local time minus
+ * database time) from both sides. Mapping a database time with the smallest upper bound of the last
+ * `horizonMs` can never make a request early, and a slow answer (a stalled event loop, a queue on
+ * the token's row) no longer pushes the request later than its slot; the largest lower bound maps
+ * a local time to the latest database time it can be. The horizon keeps clock drift out (50 ppm is
+ * 0.5 ms per 10 s).
+ */
+class ClockMapping {
+  /** Sliding-window minimum of the upper bounds: they increase from front to back, as do their times. */
+  private readonly upper: Array<{ at: number; bound: number }> = [];
+  /** Sliding-window maximum of the lower bounds: they decrease from front to back. */
+  private readonly lower: Array<{ at: number; bound: number }> = [];
+
+  constructor(private readonly horizonMs: number) {}
+
+  /** Records that the database's clock read `dbMs` between this process's `sentAt` and `answeredAt`. */
+  add(sentAt: number, dbMs: number, answeredAt: number): void {
+    push(this.upper, { at: answeredAt, bound: answeredAt - dbMs }, (newer, older) => newer <= older);
+    push(this.lower, { at: answeredAt, bound: sentAt - dbMs }, (newer, older) => newer >= older);
+  }
+
+  /** Whether a reading from the last `horizonMs` exists. */
+  fresh(at: number): boolean {
+    return this.upper.length > 0 && this.upper[this.upper.length - 1]!.at >= at - this.horizonMs;
+  }
+
+  /** The offset that maps a database time to a local time no earlier than it. */
+  offset(at: number): number {
+    return this.front(this.upper, at);
+  }
+
+  /** The latest database time the local time `at` can be. */
+  latestDatabaseTime(at: number): number {
+    return at - this.front(this.lower, at);
+  }
+
+  /** The best bound of the last `horizonMs` (the newest one if all are older). */
+  private front(bounds: Array<{ at: number; bound: number }>, at: number): number {
+    while (bounds.length > 1 && bounds[0]!.at < at - this.horizonMs) bounds.shift();
+    return bounds[0]!.bound;
+  }
+}
+
+/** Appends to a monotonic queue, first dropping the entries the new one makes useless. */
+function push(
+  bounds: Array<{ at: number; bound: number }>,
+  entry: { at: number; bound: number },
+  better: (newer: number, older: number) => boolean,
+): void {
+  while (bounds.length > 0 && better(entry.bound, bounds[bounds.length - 1]!.bound)) bounds.pop();
+  bounds.push(entry);
+}
+
+/** `ms` (epoch milliseconds) as an ISO time with microseconds, rounded up. */
+function isoMicros(ms: number): string {
+  const micros = Math.ceil(ms * 1000);
+  const iso = new Date(Math.floor(micros / 1000)).toISOString();
+  return `${iso.slice(0, -1)}${String(micros % 1000).padStart(3, '0')}Z`;
+}
+
+/** Resolves once `performance.now()` reaches `target()` (a timer alone may fire up to a millisecond early). */
+async function sleepUntil(target: () => number, signal?: AbortSignal): Promise<void> {
+  for (let ms = target() - performance.now(); ms > 0; ms = target() - performance.now()) {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, Math.ceil(ms));
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal?.reason ?? new Error('aborted'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}

@@ -1,0 +1,155 @@
+import type { AirtableFieldSchema } from '../../airtable/meta';
+import { AirtableApiError } from '../../airtable/errors';
+import { formulaField, formulaNumber, formulaString, recordIdIn } from '../../airtable/formula';
+import { COMPUTED_TYPES } from '../../airtable/field-types';
+import { chunk, type AirtableRecord, type AirtableRecords, type ListPageParams } from '../../airtable/records';
+import { readAllPages } from '../../airtable/streaming';
+
+// The reads and writes change sets need beyond one request each: reading records by id, finding
+// records created since a moment, deleting what still exists, and turning a read value back into
+// one Airtable accepts as a write.
+
+/** Listing pages hold at most this many records, so this many ids fit one `RECORD_ID()` read. */
+export const READ_BATCH_SIZE = 100;
+
+/** Field name → schema, for one table. */
+export type FieldTypes = ReadonlyMap<string, AirtableFieldSchema>;
+
+/** Every record a listing returns, over all its pages. */
+export async function listAll(
+  records: AirtableRecords,
+  table: string,
+  params: Omit<ListPageParams, 'offset'>,
+): Promise<AirtableRecord[]> {
+  const found: AirtableRecord[] = [];
+  await readAllPages(records, table, params, (page) => {
+    found.push(...page);
+  });
+  return found;
+}
+
+/** The current records with these ids (missing ones are absent from the map), one request per 100 ids. */
+export async function readRecordsById(
+  records: AirtableRecords,
+  table: string,
+  ids: string[],
+  /** Only these fields (e.g. the primary field, to check existence cheaply). @default every field */
+  fields?: string[],
+): Promise<Map<string, AirtableRecord>> {
+  const found = new Map<string, AirtableRecord>();
+  for (const batch of chunk(ids, READ_BATCH_SIZE)) {
+    const page = await listAll(records, table, {
+      filterByFormula: recordIdIn(batch),
+      ...(fields ? { fields } : {}),
+    });
+    for (const record of page) found.set(record.id, record);
+  }
+  return found;
+}
+
+/** Records of `table` created at or after `since` (by Airtable's `CREATED_TIME()`), with the given fields. */
+export async function recordsCreatedSince(
+  records: AirtableRecords,
+  table: string,
+  since: Date,
+  fields: string[],
+): Promise<AirtableRecord[]> {
+  return listAll(records, table, {
+    filterByFormula: `NOT(IS_BEFORE(CREATED_TIME(), DATETIME_PARSE(${formulaString(since.toISOString())})))`,
+    ...(fields.length > 0 ? { fields } : {}),
+  });
+}
+
+/** Deletes whichever of `ids` still exist (a record already gone counts as deleted). */
+export async function deleteExisting(records: AirtableRecords, table: string, ids: string[]): Promise<void> {
+  for (const batch of chunk(ids)) {
+    try {
+      await records.destroy(table, batch);
+    } catch (err) {
+      // One unknown id fails the whole request; delete what is left.
+      if (!(err instanceof AirtableApiError) || err.status !== 404) throw err;
+      const left = [...(await readRecordsById(records, table, batch)).keys()];
+      if (left.length > 0) await records.destroy(table, left);
+    }
+  }
+}
+
+/**
+ * A formula matching records whose merge fields hold any of the given records' values: a superset
+ * is fine (it only decides which before-images are kept), a miss is caught by the created-time check.
+ */
+export function mergeMatchFormula(
+  records: Array<{ fields?: Record<string, unknown> }>,
+  mergeFields: string[],
+  fieldTypes: FieldTypes,
+): string {
+  const clauses = records.map((record) => {
+    const parts = mergeFields.map((name) => {
+      const value = record.fields?.[name];
+      const type = fieldTypes.get(name)?.type;
+      const ref = formulaField(name);
+      if (typeof value === 'number') return `${ref} = ${formulaNumber(value)}`;
+      if (type === 'date' && typeof value === 'string')
+        return `DATESTR(${ref}) = ${formulaString(value.slice(0, 10))}`;
+      if (Array.isArray(value)) return `${ref} = ${formulaString(value.map(String).join(', '))}`;
+      return `${ref} = ${formulaString(String(value ?? ''))}`;
+    });
+    return parts.length === 1 ? parts[0]! : `AND(${parts.join(', ')})`;
+  });
+  return clauses.length === 1 ? clauses[0]! : `OR(${clauses.join(', ')})`;
+}
+
+/** What compensation needs to know about records it rewrites. */
+export interface RestoreContext {
+  fieldTypes: FieldTypes;
+  /** Deleted records already recreated: old id → new id. */
+  idMap: Readonly<Record<string, string>>;
+  /** Records deleted by this change set and not recreated yet: links to them are left out for now. */
+  gone: ReadonlySet<string>;
+}
+
+/**
+ * A value as read (`fields` of a record) turned into one Airtable accepts as a write: links follow
+ * recreated records, attachments are re-sent by url, collaborators by id. `undefined` = not writable.
+ */
+export function writableValue(name: string, value: unknown, context: RestoreContext): unknown {
+  const type = context.fieldTypes.get(name)?.type;
+  if (type !== undefined && COMPUTED_TYPES.has(type)) return undefined;
+  if (value === undefined || value === null) return null;
+  switch (type) {
+    case 'multipleRecordLinks':
+      return (value as string[]).map((id) => context.idMap[id] ?? id).filter((id) => !context.gone.has(id));
+    case 'multipleAttachments':
+      return (value as Array<{ url: string; filename?: string }>).map((a) => ({
+        url: a.url,
+        ...(a.filename ? { filename: a.filename } : {}),
+      }));
+    case 'singleCollaborator':
+      return collaboratorRef(value);
+    case 'multipleCollaborators':
+      return (value as unknown[]).map(collaboratorRef);
+    default:
+      return value;
+  }
+}
+
+/** The writable fields of a record as it was read, ready to recreate it. */
+export function recreatableFields(
+  fields: Record<string, unknown>,
+  context: RestoreContext,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(fields)) {
+    if (!context.fieldTypes.has(name)) continue; // a field removed since: nothing to write it to
+    const writable = writableValue(name, value, context);
+    if (writable === undefined || writable === null) continue;
+    if (Array.isArray(writable) && writable.length === 0) continue;
+    out[name] = writable;
+  }
+  return out;
+}
+
+function collaboratorRef(value: unknown): unknown {
+  const c = value as { id?: string; email?: string };
+  return c.id ? { id: c.id } : { email: c.email };
+}
