@@ -6,7 +6,7 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.data/**', 'coverage/**', '*.config.js', '*.config.mjs'] },
+  { ignores: ['node_modules/**', 'dist/**', '.data/**', 'coverage/**', '**/*.config.js', '**/*.config.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -18,9 +18,48 @@ export default tseslint.config(
       '@typescript-eslint/no-namespace': 'off',
     },
   },
+  // Dependencies point one way: api/ → domain/ → airtable/, db/, core/; activities/ → domain/;
+  // workflows/ import types and constants only. Cycles are found by `madge --circular` (npm run lint).
+  layer('core/**/*.ts', [
+    { regex: '^\\.\\./', message: 'core/ is the bottom layer: it imports nothing else of the platform.' },
+  ]),
+  layer(
+    ['airtable/**/*.ts', 'db/**/*.ts'],
+    [
+      {
+        regex: '^\\.\\./(?!core/)',
+        message: 'The Airtable adapter and db/ sit below the domain: they import core/ only.',
+      },
+    ],
+  ),
+  layer('domain/**/*.ts', [
+    {
+      regex: '^(\\.\\./)+(api|activities|workers)(/|$)',
+      message: 'Domain services are called by api/ and activities/, never the other way round.',
+    },
+  ]),
+  layer('activities/**/*.ts', [
+    {
+      regex: '^\\.\\./(api|workers|workflows)(/|$)',
+      message: 'Activities wrap domain services; they do not reach into the API, workers or workflows.',
+    },
+  ]),
+  layer('api/**/*.ts', [
+    {
+      regex: '^\\.\\./(activities|workflows|workers)(/|$)',
+      message:
+        'The API calls domain services (domain/jobs starts workflows); it does not run activities or workflows.',
+    },
+  ]),
+  layer('emulators/**/*.ts', [
+    {
+      regex: '^(\\.\\./){3,}',
+      message: 'The emulator is its own package: it imports nothing from the platform it stands in for.',
+    },
+  ]),
   {
     // Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no I/O clients, and
-    // activity implementations only as types (proxyActivities<typeof …>).
+    // implementations only as types (proxyActivities<typeof …>); values only from modules made for it.
     files: ['workflows/**/*.ts'],
     rules: {
       'no-restricted-imports': [
@@ -44,9 +83,15 @@ export default tseslint.config(
               message: 'Workflows cannot do I/O; call an activity instead.',
             },
             {
-              group: ['../activities', '../activities/*', '../activities/**', '../db/**', '../api/**'],
+              regex: '^\\.\\./(activities|domain|db|api|airtable|workers|scripts)(/|$)',
               message:
-                'Import activity types only (import type …): implementations run in the worker, not the workflow.',
+                'Import types only (import type …): implementations run in the worker, not the workflow.',
+              allowTypeImports: true,
+            },
+            {
+              regex: '^\\.\\./(core/(?!failures$)|temporal/(?!search-attributes$))',
+              message:
+                'Workflows take values only from core/failures and temporal/search-attributes (no Node inside).',
               allowTypeImports: true,
             },
           ],
@@ -55,3 +100,11 @@ export default tseslint.config(
     },
   },
 );
+
+/** An ESLint block that forbids `files` to import what `patterns` match. */
+function layer(files, patterns) {
+  return {
+    files: Array.isArray(files) ? files : [files],
+    rules: { 'no-restricted-imports': ['error', { patterns }] },
+  };
+}

@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
+import { FailureType, platformFailure, type AirtableFailureDetails } from '../core/failures';
 
 /** An answer from Airtable that was not a success, with its status and Airtable's error type. */
 export class AirtableApiError extends Error {
@@ -13,16 +14,6 @@ export class AirtableApiError extends Error {
   }
 }
 
-/** Failure types a workflow can branch on (`err.cause.type`). */
-export const AirtableFailureType = {
-  authentication: 'AirtableAuthenticationFailed',
-  permission: 'AirtablePermissionDenied',
-  notFound: 'AirtableNotFound',
-  invalidRequest: 'AirtableInvalidRequest',
-  rateLimited: 'AirtableRateLimited',
-  unavailable: 'AirtableUnavailable',
-} as const;
-
 /** Airtable asks callers to wait this long after a 429 before anything succeeds again. */
 export const RATE_LIMIT_PENALTY = '30s';
 
@@ -36,29 +27,26 @@ export const RATE_LIMIT_PENALTY = '30s';
 export function toAirtableFailure(err: unknown, context: string): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof AirtableApiError) {
-    const details = [{ status: err.status, airtableType: err.type ?? null }];
+    const details: AirtableFailureDetails = { status: err.status, airtableType: err.type ?? null };
     const message = `${context}: Airtable answered ${err.status}${err.type ? ` ${err.type}` : ''}${err.message ? `: ${err.message}` : ''}`;
-    if (err.status === 429) {
-      return ApplicationFailure.create({
-        message,
-        type: AirtableFailureType.rateLimited,
+    if (err.status === 429)
+      return platformFailure(FailureType.airtableRateLimited, message, {
+        retryable: true,
         details,
         nextRetryDelay: RATE_LIMIT_PENALTY,
       });
-    }
-    if (err.status >= 500 || err.status === 0) {
-      return ApplicationFailure.retryable(message, AirtableFailureType.unavailable, ...details);
-    }
+    if (err.status >= 500 || err.status === 0)
+      return platformFailure(FailureType.airtableUnavailable, message, { retryable: true, details });
     const type =
       err.status === 401
-        ? AirtableFailureType.authentication
+        ? FailureType.airtableAuthentication
         : err.status === 403
-          ? AirtableFailureType.permission
+          ? FailureType.airtablePermission
           : err.status === 404
-            ? AirtableFailureType.notFound
-            : AirtableFailureType.invalidRequest;
-    return ApplicationFailure.nonRetryable(message, type, ...details);
+            ? FailureType.airtableNotFound
+            : FailureType.airtableInvalidRequest;
+    return platformFailure(type, message, { details });
   }
   const message = `${context}: ${err instanceof Error ? err.message : String(err)}`;
-  return ApplicationFailure.retryable(message, AirtableFailureType.unavailable);
+  return platformFailure(FailureType.airtableUnavailable, message, { retryable: true });
 }

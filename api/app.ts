@@ -1,34 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
 import cors from 'cors';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
-import type { Pool } from 'pg';
 import { pinoHttp } from 'pino-http';
-import type { AppConfig } from '../core/config';
-import type { Logger } from '../core/logger';
 import { authRouter, usersRouter } from './auth';
-import { CHANGE_SET_BODY_LIMIT } from '../domain/change-sets/service';
+import type { ApiDeps } from './context';
 import { errorHandler, unknownRoute } from './errors';
-import { jobsRouter } from '../domain/jobs/service';
-import { workspacesRouter } from './workspaces';
-
-/** What the API needs; tests build it around the real dev server and Postgres. */
-export interface ApiDeps {
-  pool: Pool;
-  temporal: { client: Client; taskQueue: string };
-  config: Pick<
-    AppConfig,
-    | 'jwtSecret'
-    | 'encryptionKey'
-    | 'accessTokenTtlSeconds'
-    | 'refreshTokenTtlSeconds'
-    | 'corsOrigins'
-    | 'loginRateLimitPerMinute'
-    | 'airtable'
-  >;
-  logger: Logger;
-}
+import { jobsRouter } from './jobs';
+import { CHANGE_SET_BODY_LIMIT, workspacesRouter } from './workspaces';
 
 /** The request body limit: a change set of a few thousand records fits, a runaway upload does not. */
 export const BODY_LIMIT = '2mb';
@@ -93,7 +72,7 @@ async function readinessChecks(deps: ApiDeps): Promise<{ postgres: string; tempo
     ]);
   const [postgres, temporal] = await Promise.allSettled([
     timeout(deps.pool.query('SELECT 1')),
-    timeout(deps.temporal.client.workflowService.getSystemInfo({})),
+    timeout(deps.temporalClient.workflowService.getSystemInfo({})),
   ]);
   const describe = (r: PromiseSettledResult<unknown>) =>
     r.status === 'fulfilled' ? 'ok' : `unavailable: ${(r.reason as Error).message}`;

@@ -1,22 +1,8 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
+import { ServiceError } from '../core/errors';
 
-/** An error the API answers with its own status and code: `{"error":{"code","message","details"?}}`. */
-export class HttpError extends Error {
-  override name = 'HttpError';
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-  }
-}
-
-export const notFound = (what = 'Resource') => new HttpError(404, 'not_found', `${what} not found`);
-export const unauthorized = (message = 'Authentication required') =>
-  new HttpError(401, 'unauthorized', message);
+export { notFound, ServiceError, unauthorized } from '../core/errors';
 
 /** Parses `value` with `schema`, or answers 400 naming every offending field. */
 export function parseOrThrow<S extends z.ZodType>(
@@ -26,7 +12,7 @@ export function parseOrThrow<S extends z.ZodType>(
 ): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw new HttpError(
+  throw new ServiceError(
     400,
     'validation_failed',
     `Invalid ${what}`,
@@ -36,7 +22,7 @@ export function parseOrThrow<S extends z.ZodType>(
 
 /** Unknown routes get JSON too, never Express's HTML page. */
 export const unknownRoute: RequestHandler = (req, _res, next) => {
-  next(new HttpError(404, 'route_not_found', `No route for ${req.method} ${req.path}`));
+  next(new ServiceError(404, 'route_not_found', `No route for ${req.method} ${req.path}`));
 };
 
 /**
@@ -48,7 +34,7 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   if (res.headersSent) return;
   let status = 500;
   let body: { code: string; message: string; details?: unknown };
-  if (err instanceof HttpError) {
+  if (err instanceof ServiceError) {
     status = err.status;
     body = {
       code: err.code,

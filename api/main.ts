@@ -6,9 +6,10 @@ import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import { temporalConnectionOptions } from '../temporal/connection';
 import { dataConverter } from '../temporal/data-converter';
-import { taskQueues } from '../workers/task-queues';
+import { taskQueues } from '../temporal/task-queues';
+import { createAirtableAccess } from '../airtable/access';
 import { createApp } from './app';
-import { resumePendingJobs } from '../domain/jobs/service';
+import { composeApi } from './compose';
 
 /**
  * The API process. Connects to TEMPORAL_ADDRESS, or to the dev server `npm start` runs.
@@ -22,15 +23,20 @@ async function main(): Promise<void> {
   const pool = createPool(config.databaseUrl);
   const connection = await Connection.connect(temporalConnectionOptions({ ...config.temporal, address }));
   const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
-  const deps = {
+  // The process's one pacer and schema cache, shared by every request.
+  const airtable = createAirtableAccess(pool, config.airtable);
+  const deps = composeApi({
     pool,
     temporal: { client, taskQueue: taskQueues(config.taskQueuePrefix).platform },
+    airtable,
     config,
     logger,
-  };
+  });
   const app = createApp(deps);
   const sweep = () =>
-    resumePendingJobs(deps).catch((err: unknown) => logger.error({ err }, 'could not resume pending jobs'));
+    deps.services.jobs
+      .abandonStalePending()
+      .catch((err: unknown) => logger.error({ err }, 'could not sweep jobs left pending'));
   await sweep();
   const sweeper = setInterval(() => void sweep(), 60_000);
 

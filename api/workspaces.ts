@@ -1,14 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
-import * as jobs from '../domain/jobs/store';
-import { withTransaction } from '../db/pool';
-import * as workspaces from '../domain/workspaces/store';
-import type { ApiDeps } from './app';
+import { notFound, ServiceError } from '../core/errors';
+import { CHANGE_SET_LIMITS } from '../domain/change-sets/model';
+import type { Workspace } from '../domain/workspaces/store';
 import { authenticate } from './auth';
-import { HttpError, notFound, parseOrThrow } from './errors';
-import { submitChangeSet } from '../domain/change-sets/service';
-import { startJob } from '../domain/jobs/service';
+import type { ApiDeps } from './context';
+import { parseOrThrow } from './errors';
 
 const CreateWorkspaceBody = z
   .object({
@@ -25,8 +22,31 @@ const CreateWorkspaceBody = z
   .strict();
 const WorkspaceId = z.uuid({ error: 'must be a workspace id' });
 
+const Fields = z.record(z.string().min(1), z.unknown());
+const ChangeSetBody = z
+  .object({
+    steps: z
+      .array(
+        z
+          .object({
+            table: z.string().trim().min(1),
+            action: z.enum(['create', 'update', 'upsert', 'delete']),
+            records: z.array(z.object({ id: z.string().optional(), fields: Fields.optional() }).strict()),
+            fieldsToMergeOn: z.array(z.string().min(1)).optional(),
+            typecast: z.boolean().optional(),
+          })
+          .strict(),
+      )
+      .min(1, { error: 'A change set needs at least one step' })
+      .max(CHANGE_SET_LIMITS.maxSteps),
+  })
+  .strict();
+
+/** Bodies of change sets may be larger than other requests: 10,000 records fit. */
+export const CHANGE_SET_BODY_LIMIT = '16mb';
+
 /** The workspace as the API shows it: never the token. */
-function present(w: workspaces.Workspace) {
+function present(w: Workspace) {
   return {
     id: w.id,
     name: w.name,
@@ -38,54 +58,21 @@ function present(w: workspaces.Workspace) {
   };
 }
 
-/** Workspaces: create (provisioning saga), list, get, delete (deprovisioning). */
+/** Workspaces: create (provisioning saga), list, get, delete (deprovisioning), and their change sets. */
 export function workspacesRouter(deps: ApiDeps): Router {
-  const { pool, config } = deps;
+  const { workspaces, changeSets, sessions } = deps.services;
   const router = Router();
-  router.use(authenticate(deps));
+  router.use(authenticate(sessions));
 
+  /** The caller's workspace; a malformed id is as missing as another user's workspace. */
   async function owned(id: string, userId: string) {
-    const workspace = WorkspaceId.safeParse(id).success
-      ? await workspaces.getOwnedWorkspace(pool, id, userId)
-      : undefined;
-    if (!workspace) throw notFound('Workspace');
-    return workspace;
+    if (!WorkspaceId.safeParse(id).success) throw notFound('Workspace');
+    return workspaces.owned(id, userId);
   }
 
   router.post('/', async (req, res) => {
     const body = parseOrThrow(CreateWorkspaceBody, req.body);
-    const userId = req.userId!;
-    const workspaceId = randomUUID();
-    const jobId = `workspace-provision-${randomUUID()}`;
-    // The token is sealed into Postgres here; the workflow only ever sees the workspace id.
-    const workspace = await withTransaction(pool, async (tx) => {
-      const created = await workspaces.insertWorkspaceWithConnection(tx, {
-        id: workspaceId,
-        ownerId: userId,
-        name: body.name,
-        baseId: body.airtable.baseId,
-        token: body.airtable.token,
-        encryptionKey: config.encryptionKey,
-      });
-      await jobs.insertJob(tx, { id: jobId, kind: 'workspace.provision', workspaceId, userId });
-      return created;
-    });
-    try {
-      await startJob(deps.temporal, { jobId, kind: 'workspace.provision', workspaceId, userId });
-    } catch (err) {
-      req.log.error({ err, workspaceId }, 'could not start provisioning');
-      await workspaces.eraseAirtableConnection(pool, workspaceId);
-      await workspaces.setWorkspaceStatus(pool, workspaceId, 'failed', {
-        error: 'Provisioning could not be started',
-      });
-      await jobs.setJobStatus(pool, jobId, 'failed');
-      throw new HttpError(
-        503,
-        'temporal_unavailable',
-        'The workflow service is unavailable; try again shortly',
-      );
-    }
-    await jobs.setJobStatus(pool, jobId, 'running');
+    const { workspace, jobId } = await workspaces.create({ ownerId: req.userId!, ...body });
     res.status(202).json({
       workspace: { id: workspace.id, name: workspace.name, status: workspace.status },
       job: { id: jobId },
@@ -93,7 +80,7 @@ export function workspacesRouter(deps: ApiDeps): Router {
   });
 
   router.get('/', async (req, res) => {
-    const list = await workspaces.listOwnedWorkspaces(pool, req.userId!);
+    const list = await workspaces.list(req.userId!);
     res.json({ workspaces: list.map(present) });
   });
 
@@ -105,15 +92,16 @@ export function workspacesRouter(deps: ApiDeps): Router {
     const workspace = await owned(req.params.id as string, req.userId!);
     const idempotencyKey = req.get('Idempotency-Key');
     if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,200}$/.test(idempotencyKey))
-      throw new HttpError(
+      throw new ServiceError(
         400,
         'invalid_idempotency_key',
         'Idempotency-Key must be 1 to 200 visible ASCII characters',
       );
-    const { jobId, existing } = await submitChangeSet(deps, {
+    const { steps } = parseOrThrow(ChangeSetBody, req.body);
+    const { jobId, existing } = await changeSets.submit({
       workspace,
       userId: req.userId!,
-      body: req.body,
+      steps,
       idempotencyKey,
     });
     res.status(existing ? 200 : 202).json({ job: { id: jobId } });
@@ -121,29 +109,7 @@ export function workspacesRouter(deps: ApiDeps): Router {
 
   router.delete('/:id', async (req, res) => {
     const workspace = await owned(req.params.id as string, req.userId!);
-    const userId = req.userId!;
-    if (workspace.status === 'provisioning') {
-      throw new HttpError(
-        409,
-        'workspace_busy',
-        'The workspace is still being provisioned; cancel that job or wait for it',
-      );
-    }
-    // One deprovisioning per workspace: a repeated DELETE answers with the same job.
-    const jobId = `workspace-deprovision-${workspace.id}`;
-    await jobs.insertJob(pool, {
-      id: jobId,
-      kind: 'workspace.deprovision',
-      workspaceId: workspace.id,
-      userId,
-    });
-    await startJob(deps.temporal, {
-      jobId,
-      kind: 'workspace.deprovision',
-      workspaceId: workspace.id,
-      userId,
-    });
-    await jobs.setJobStatus(pool, jobId, 'running');
+    const { jobId } = await workspaces.remove(workspace, req.userId!);
     res.status(202).json({ job: { id: jobId } });
   });
 

@@ -4,16 +4,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { createAirtableAccess, metaOptions } from '../airtable/access';
 import { getBaseSchema } from '../airtable/meta';
-import { PostgresPacer } from '../airtable/pacing';
-import { planChangeSet, type ChangeSetStepInput } from '../domain/change-sets/plan';
+import type { ChangeSetStepInput } from '../domain/change-sets/model';
+import { planChangeSet } from '../domain/change-sets/plan';
+import { applyChangeSet } from '../workflows/change-sets';
 import { loadConfig } from '../core/config';
 import { insertChangeSet } from '../domain/change-sets/journal';
 import { insertJob } from '../domain/jobs/store';
 import { migrate } from '../db/migrate';
 import { createPool, withTransaction } from '../db/pool';
 import { insertUser } from '../domain/users/store';
-import { insertWorkspaceWithConnection, saveSchemaSnapshot, setWorkspaceStatus } from '../domain/workspaces/store';
+import {
+  insertWorkspaceWithConnection,
+  saveSchemaSnapshot,
+  setWorkspaceStatus,
+} from '../domain/workspaces/store';
 import { resolveTemporalCli } from '../temporal/cli';
 import { dataConverter } from '../temporal/data-converter';
 import { startDevServer } from '../temporal/dev-server';
@@ -82,11 +88,13 @@ async function main(): Promise<void> {
   });
   const encryptionKey = randomBytes(32);
   const taskQueue = `bench-change-sets-${randomUUID().slice(0, 8)}`;
+  // The process's one pacer and schema cache, as in workers/main.ts.
+  const airtable = createAirtableAccess(pool, { endpointUrl: emulator.url, requestTimeoutMs: 30_000 });
   const worker = await createPlatformWorker({
     connection,
     namespace: 'default',
     taskQueue,
-    deps: { pool, encryptionKey, airtable: { endpointUrl: emulator.url, requestTimeoutMs: 30_000 } },
+    deps: { pool, encryptionKey, airtable },
   });
   const running = worker.run();
 
@@ -101,10 +109,7 @@ async function main(): Promise<void> {
     token: TOKEN,
     encryptionKey,
   });
-  const schema = await getBaseSchema(
-    { endpointUrl: emulator.url, token: TOKEN, pacer: new PostgresPacer(pool) },
-    BASE_ID,
-  );
+  const schema = await getBaseSchema(metaOptions(airtable, TOKEN), BASE_ID);
   await saveSchemaSnapshot(pool, workspaceId, BASE_ID, schema);
   await setWorkspaceStatus(pool, workspaceId, 'active');
   const seeded = (await (await fetch(`${emulator.url}/__emulator/records/${BASE_ID}/Orders`)).json()) as {
@@ -121,12 +126,12 @@ async function main(): Promise<void> {
       await insertJob(tx, { id: jobId, kind: 'changeset.apply', workspaceId, userId });
       await insertChangeSet(tx, { id: jobId, workspaceId, baseId: BASE_ID, plan });
     });
-    const handle = await client.workflow.start('applyChangeSet', {
+    const handle = await client.workflow.start(applyChangeSet, {
       taskQueue,
       workflowId: jobId,
       args: [{ changeSetId: jobId, workspaceId, userId }],
     });
-    const result = (await handle.result()) as { status: string; recordsApplied: number };
+    const result = await handle.result();
     const description = await handle.describe();
     const history = await handle.fetchHistory();
     const refusedAt = history.events!.find((e) => e.activityTaskFailedEventAttributes)?.eventTime;

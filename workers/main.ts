@@ -2,11 +2,12 @@ import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@tempor
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../core/config';
 import { createLogger } from '../core/logger';
+import { createAirtableAccess } from '../airtable/access';
 import { createPool } from '../db/pool';
 import { migrate } from '../db/migrate';
 import { temporalConnectionOptions } from '../temporal/connection';
 import { dataConverter } from '../temporal/data-converter';
-import { taskQueues } from './task-queues';
+import { taskQueues } from '../temporal/task-queues';
 import { createPlatformWorker } from './worker';
 
 /**
@@ -46,7 +47,13 @@ async function main(): Promise<void> {
     connection,
     namespace: config.temporal.namespace,
     taskQueue,
-    deps: { pool, encryptionKey: config.encryptionKey, airtable: config.airtable, temporalClient },
+    // One pacer and one schema cache for every activity of this process.
+    deps: {
+      pool,
+      encryptionKey: config.encryptionKey,
+      airtable: createAirtableAccess(pool, config.airtable),
+      temporalClient,
+    },
     // A bundle prebuilt at image build time (or by the test setup) skips bundling at start.
     workflowBundle: process.env.TEMPORAL_WORKFLOW_BUNDLE
       ? { codePath: process.env.TEMPORAL_WORKFLOW_BUNDLE }

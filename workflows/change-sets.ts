@@ -1,6 +1,5 @@
 import {
   ActivityCancellationType,
-  ApplicationFailure,
   CancellationScope,
   ContinueAsNew,
   continueAsNew,
@@ -11,9 +10,13 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ChangeSetActivities, ChangeSetProgressReport } from '../activities/change-sets';
-import type { ChangeSetOutcome } from '../domain/change-sets/journal';
-import { causeChain, failureReason, tagJob } from './jobs';
+import type { ChangeSetActivities } from '../activities/change-sets';
+import { FailureType, failureDetails, failureReason, platformFailure } from '../core/failures';
+import type { ChangeSetOutcome, ChangeSetProgressReport } from '../domain/change-sets/model';
+import { claimJob, tagJob } from './jobs';
+
+/** Why a change set is being undone: a cancel, or a step Airtable refused. */
+type UndoReason = { cancelled: boolean; error?: ChangeSetOutcome['error'] };
 
 /** Input of {@link applyChangeSet}: ids only. The steps and their records wait in Postgres. */
 export interface ApplyChangeSetInput {
@@ -21,8 +24,7 @@ export interface ApplyChangeSetInput {
   workspaceId: string;
   userId: string;
   /** Set by continue-as-new: where the previous run stood. */
-  resume?:
-    { phase: 'apply' } | { phase: 'undo'; cancelled: boolean; error?: { step?: number; message: string } };
+  resume?: { phase: 'apply' } | ({ phase: 'undo' } & UndoReason);
   /**
    * The longest an activity call works before reporting progress. Calls start at 1 s (progress shows
    * early) and double up to this, so the pauses between calls cost little throughput. @default 10000
@@ -44,9 +46,6 @@ export interface ChangeSetProgress {
 
 export const changeSetProgressQuery = defineQuery<ChangeSetProgress>('progress');
 
-/** The failure type of a change set that could not undo everything it applied. */
-export const CHANGE_SET_COMPENSATION_INCOMPLETE = 'ChangeSetCompensationIncomplete';
-
 // A few Postgres queries each: a short timeout, so a killed worker costs seconds, not a minute.
 const bookkeeping = proxyActivities<ChangeSetActivities>({
   startToCloseTimeout: '15s',
@@ -66,7 +65,7 @@ const writes = proxyActivities<ChangeSetActivities>({
 });
 
 // Compensation retries until it is done: an attempt limit would leave a base half changed.
-const undo = proxyActivities<ChangeSetActivities>({
+const undoing = proxyActivities<ChangeSetActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '5s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5 minutes' },
@@ -81,13 +80,6 @@ const undo = proxyActivities<ChangeSetActivities>({
 export async function applyChangeSet(input: ApplyChangeSetInput): Promise<ChangeSetOutcome> {
   tagJob('changeset.apply', input.workspaceId, input.userId);
   const { changeSetId } = input;
-  const maxSliceMs = input.sliceMs ?? 10_000;
-  let sliceMs = Math.min(1_000, maxSliceMs);
-  const nextSlice = () => {
-    const budgetMs = sliceMs;
-    sliceMs = Math.min(sliceMs * 2, maxSliceMs);
-    return budgetMs;
-  };
   const progress: ChangeSetProgress = {
     phase: 'starting',
     stepsDone: 0,
@@ -97,80 +89,73 @@ export async function applyChangeSet(input: ApplyChangeSetInput): Promise<Change
     recordsUndone: 0,
   };
   setHandler(changeSetProgressQuery, () => progress);
+  if (!input.resume) await claimJob();
   const shape = await bookkeeping.describeChangeSet({ changeSetId });
   progress.stepsTotal = shape.steps.length;
   progress.recordsTotal = shape.recordsTotal;
-  const update = (report: ChangeSetProgressReport) => {
-    progress.recordsApplied = report.recordsApplied;
-    progress.stepsDone = report.stepsDone;
-    progress.recordsUndone = report.recordsUndone;
-  };
-  const continueIfLong = async (resume: ApplyChangeSetInput['resume']) => {
-    const info = workflowInfo();
-    if (info.continueAsNewSuggested || info.historyLength > (input.historyLimit ?? 5_000))
-      await continueAsNew<typeof applyChangeSet>({ ...input, resume });
-  };
 
-  async function compensate(cancelled: boolean, error?: { step?: number; message: string }) {
-    progress.phase = 'compensating';
-    sliceMs = Math.min(1_000, maxSliceMs);
-    for (;;) {
-      const report = await undo.undoChangeSetChunks({ changeSetId, budgetMs: nextSlice() });
-      update(report);
-      if (report.done) break;
-      await continueIfLong({ phase: 'undo', cancelled, error });
+  /**
+   * Calls `slice` (apply, or undo) until the journal says it is done, one slice of work at a time,
+   * each given 1 s, then twice as long up to `sliceMs`; continues as new when the history grows long.
+   */
+  async function inSlices(
+    slice: (budget: { changeSetId: string; budgetMs: number }) => Promise<ChangeSetProgressReport>,
+    resume: NonNullable<ApplyChangeSetInput['resume']>,
+  ): Promise<void> {
+    const maxSliceMs = input.sliceMs ?? 10_000;
+    for (let budgetMs = Math.min(1_000, maxSliceMs); ; budgetMs = Math.min(budgetMs * 2, maxSliceMs)) {
+      const report = await slice({ changeSetId, budgetMs });
+      progress.recordsApplied = report.recordsApplied;
+      progress.stepsDone = report.stepsDone;
+      progress.recordsUndone = report.recordsUndone;
+      if (report.done) return;
+      const info = workflowInfo();
+      if (info.continueAsNewSuggested || info.historyLength > (input.historyLimit ?? 5_000))
+        await continueAsNew<typeof applyChangeSet>({ ...input, resume });
     }
-    const outcome = await bookkeeping.finishChangeSet({
-      changeSetId,
-      status: cancelled ? 'cancelled' : 'compensated',
-      error,
+  }
+
+  /** Undoes everything applied, last first, and records the outcome. Cancellation cannot stop it. */
+  function compensate(reason: UndoReason): Promise<ChangeSetOutcome> {
+    return CancellationScope.nonCancellable(async () => {
+      progress.phase = 'compensating';
+      await inSlices(undoing.undoChangeSetChunks, { phase: 'undo', ...reason });
+      const outcome = await bookkeeping.finishChangeSet({
+        changeSetId,
+        status: reason.cancelled ? 'cancelled' : 'compensated',
+        error: reason.error,
+      });
+      progress.phase = 'done';
+      if (outcome.status === 'failed') {
+        const undone = outcome.undone ?? [];
+        throw platformFailure(
+          FailureType.changeSetCompensationIncomplete,
+          `Compensation could not undo ${undone.reduce((n, u) => n + u.records, 0)} record(s) in ${undone.length} request(s): ${undone[0]?.error}`,
+          { details: { ...outcome, status: 'failed', undone } },
+        );
+      }
+      return outcome;
     });
-    progress.phase = 'done';
-    if (outcome.status === 'failed') {
-      const left = outcome.undone ?? [];
-      throw ApplicationFailure.nonRetryable(
-        `Compensation could not undo ${left.reduce((n, u) => n + u.records, 0)} record(s) in ${left.length} request(s): ${left[0]?.error}`,
-        CHANGE_SET_COMPENSATION_INCOMPLETE,
-        outcome,
-      );
-    }
-    return outcome;
   }
 
-  if (input.resume?.phase === 'undo') {
-    const { cancelled, error } = input.resume;
-    return CancellationScope.nonCancellable(() => compensate(cancelled, error));
-  }
+  if (input.resume?.phase === 'undo') return compensate(input.resume);
 
   progress.phase = 'applying';
   try {
-    for (;;) {
-      const report = await writes.applyChangeSetChunks({ changeSetId, budgetMs: nextSlice() });
-      update(report);
-      if (report.done) break;
-      await continueIfLong({ phase: 'apply' });
-    }
+    await inSlices(writes.applyChangeSetChunks, { phase: 'apply' });
   } catch (err) {
     if (err instanceof ContinueAsNew) throw err;
     const cancelled = isCancellation(err);
-    const error = cancelled ? undefined : { ...stepOf(err), message: failureReason(err) };
+    const step = failureDetails(err, FailureType.changeSetStepFailed)?.step;
+    const error = cancelled
+      ? undefined
+      : { ...(step === undefined ? {} : { step }), message: failureReason(err) };
     log.warn('change set stopped; compensating', { changeSetId, cancelled, error: error?.message });
-    // Cancellation must not stop the clean-up it triggered.
-    const outcome = await CancellationScope.nonCancellable(() => compensate(cancelled, error));
+    const outcome = await compensate({ cancelled, error });
     // Only the run that received the cancel can end as cancelled; the outcome says so either way.
     if (cancelled) throw err;
     return outcome;
   }
   progress.phase = 'done';
   return bookkeeping.finishChangeSet({ changeSetId, status: 'completed' });
-}
-
-/** The step a `ChangeSetStepFailed` names in its details. */
-function stepOf(err: unknown): { step?: number } {
-  for (const cause of causeChain(err)) {
-    if (!(cause instanceof ApplicationFailure) || !Array.isArray(cause.details)) continue;
-    const step = (cause.details[0] as { step?: unknown } | undefined)?.step;
-    if (typeof step === 'number') return { step };
-  }
-  return {};
 }

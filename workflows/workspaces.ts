@@ -1,5 +1,4 @@
 import {
-  ApplicationFailure,
   CancellationScope,
   defineQuery,
   isCancellation,
@@ -8,7 +7,8 @@ import {
   setHandler,
 } from '@temporalio/workflow';
 import type { WorkspaceActivities } from '../activities/workspaces';
-import { failureReason, tagJob } from './jobs';
+import { FailureType, failureReason, platformFailure } from '../core/failures';
+import { claimJob, tagJob } from './jobs';
 
 /** Input of {@link provisionWorkspace}. It holds ids only: the Airtable token stays in Postgres. */
 export interface ProvisionWorkspaceInput {
@@ -34,14 +34,14 @@ export type ProvisioningStep =
   | 'compensating'
   | 'done';
 
-export const provisioningProgressQuery = defineQuery<{
+/** What the provisioning progress query answers. */
+export interface ProvisioningProgress {
   step: ProvisioningStep;
   stepsDone: number;
   stepsTotal: number;
-}>('progress');
+}
 
-/** The failure type a provisioning ends with once it has undone its steps. */
-export const PROVISIONING_FAILED = 'WorkspaceProvisioningFailed';
+export const provisioningProgressQuery = defineQuery<ProvisioningProgress>('progress');
 
 const steps = proxyActivities<WorkspaceActivities>({
   startToCloseTimeout: '1 minute',
@@ -73,6 +73,8 @@ export async function provisionWorkspace(input: ProvisionWorkspaceInput): Promis
   let step: ProvisioningStep = 'claim-workspace';
   let stepsDone = 0;
   setHandler(provisioningProgressQuery, () => ({ step, stepsDone, stepsTotal: 5 }));
+  // Before the try: an abandoned job has nothing to undo (the API already failed the workspace).
+  await claimJob();
 
   const undo: Array<(reason: string) => Promise<void>> = [];
   try {
@@ -110,7 +112,9 @@ export async function provisionWorkspace(input: ProvisionWorkspaceInput): Promis
     });
     step = 'done';
     if (cancelled) throw err;
-    throw ApplicationFailure.nonRetryable(reason, PROVISIONING_FAILED, { workspaceId, compensated: true });
+    throw platformFailure(FailureType.provisioningFailed, reason, {
+      details: { workspaceId, compensated: true },
+    });
   }
 }
 
@@ -128,6 +132,7 @@ export async function deprovisionWorkspace(
   input: DeprovisionWorkspaceInput,
 ): Promise<{ workspaceId: string; schedulesDeleted: number }> {
   tagJob('workspace.deprovision', input.workspaceId, input.userId);
+  await claimJob();
   const { workspaceId } = input;
   const { exists } = await untilDone.markWorkspaceDeprovisioning({ workspaceId });
   if (!exists) return { workspaceId, schedulesDeleted: 0 };

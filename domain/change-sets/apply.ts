@@ -1,6 +1,7 @@
-import { ApplicationFailure } from '@temporalio/common';
 import * as journal from './journal';
-import type { ChunkRow, StoredStep } from './journal';
+import type { ChunkRow } from './journal';
+import type { StoredStep } from './model';
+import { FailureType, platformFailure } from '../../core/failures';
 import { toAirtableFailure } from '../../airtable/errors';
 import type { AirtableRecord } from '../../airtable/records';
 import { chunkKey, describeChunk, type JournalContext } from './context';
@@ -12,9 +13,6 @@ import {
   READ_BATCH_SIZE,
   recordsCreatedSince,
 } from './records-io';
-
-/** The failure type of a step Airtable refused; the workflow compensates when it sees it. */
-export const CHANGE_SET_STEP_FAILED = 'ChangeSetStepFailed';
 
 /**
  * Applies chunks of one step in order. Each chunk is bracketed by the journal: `sending` (with the
@@ -47,7 +45,11 @@ export async function applyChunks(
       before = await read;
       const missing = chunk.records.filter((r) => !before!.has(r.id!)).map((r) => r.id);
       if (missing.length > 0)
-        await rejectChunk(context, step, chunk, `Record ${missing.join(', ')} no longer exists`);
+        await rejectChunk(
+          context,
+          chunk,
+          `${describeChunk(step, chunk)}: Record ${missing.join(', ')} no longer exists`,
+        );
     }
     await applyChunk(context, step, chunk, before);
   });
@@ -152,23 +154,16 @@ async function applyChunk(
     }
   } catch (err) {
     const failure = toAirtableFailure(err, describeChunk(step, chunk));
-    if (failure.nonRetryable) await rejectChunk(context, step, chunk, failure.message);
+    if (failure.nonRetryable) await rejectChunk(context, chunk, failure.message);
     throw failure;
   }
 }
 
-/** Journals the refusal and fails the activity for good: the workflow then compensates. */
-async function rejectChunk(
-  context: JournalContext,
-  step: StoredStep,
-  chunk: ChunkRow,
-  reason: string,
-): Promise<never> {
-  const message = reason.startsWith('Step ') ? reason : `${describeChunk(step, chunk)}: ${reason}`;
+/** Journals the refusal and fails for good (`message` names the chunk): the workflow then compensates. */
+async function rejectChunk(context: JournalContext, chunk: ChunkRow, message: string): Promise<never> {
   await journal.markRejected(context.pool, chunkKey(context, chunk), message);
-  throw ApplicationFailure.nonRetryable(message, CHANGE_SET_STEP_FAILED, {
-    step: chunk.step,
-    chunk: chunk.chunk,
+  throw platformFailure(FailureType.changeSetStepFailed, message, {
+    details: { step: chunk.step, chunk: chunk.chunk },
   });
 }
 

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
-import type { ChangeSetRow, ChunkRow, StoredStep } from './journal';
+import type { ChangeSetRow, ChunkRow } from './journal';
+import type { StoredStep } from './model';
 import type { AirtableRecords } from '../../airtable/records';
 import type { FieldTypes } from './records-io';
 

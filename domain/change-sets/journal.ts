@@ -1,17 +1,12 @@
 import type { Pool, PoolClient } from 'pg';
-import type { ChangeSetAction, PlannedStep } from './plan';
+
+import { FailureType, platformFailure, type UndoneRequest } from '../../core/failures';
+import { CHUNK_SIZE, type ChangeSetOutcome, type PlannedStep, type StoredStep } from './model';
+
+// The change-set journal in Postgres: one row per change set, one per request (chunk) of ≤ 10
+// records, each bracketed by what is known of its outcome. See docs/change-sets.md.
 
 type Queryable = Pool | PoolClient;
-
-/** A step as the journal keeps it: everything but the records, which live in the chunks. */
-export interface StoredStep {
-  table: string;
-  tableId: string;
-  action: ChangeSetAction;
-  typecast: boolean;
-  fieldsToMergeOn?: string[];
-  recordCount: number;
-}
 
 export interface ChangeSetRow {
   id: string;
@@ -20,18 +15,6 @@ export interface ChangeSetRow {
   steps: StoredStep[];
   recordCount: number;
   outcome: ChangeSetOutcome | null;
-}
-
-/** How a change set ended, kept for the API (the workflow result holds the same). */
-export interface ChangeSetOutcome {
-  status: 'completed' | 'compensated' | 'cancelled' | 'failed';
-  recordsApplied: number;
-  recordsTotal: number;
-  /** Deleted records recreated by compensation: old id → new id. */
-  idMap?: Record<string, string>;
-  error?: { step?: number; message: string };
-  /** What compensation could not undo. */
-  undone?: Array<{ step: number; chunk: number; records: number; error: string }>;
 }
 
 export type ChunkState = 'pending' | 'sending' | 'applied' | 'rejected';
@@ -52,9 +35,6 @@ export interface ChunkRow {
   undoSentAt: Date | null;
   recreated: Record<string, string> | null;
 }
-
-/** Records per chunk: Airtable's batch size. */
-export const CHUNK_SIZE = 10;
 
 const CHUNK_COLUMNS = `step, chunk, records, state, sends, sent_at AS "sentAt", before, created_ids AS "createdIds",
   updated_ids AS "updatedIds", undo_state AS "undoState", undo_sent_at AS "undoSentAt", recreated`;
@@ -102,16 +82,14 @@ export async function claimWriter(db: Queryable, id: string, writer: string): Pr
   await db.query(`UPDATE change_sets SET writer = $2, updated_at = now() WHERE id = $1`, [id, writer]);
 }
 
-/** Thrown when a newer attempt has claimed the change set: this (stalled) attempt must stop writing. */
-export class WriterReplacedError extends Error {
-  override name = 'WriterReplacedError';
-}
-
 const FENCE = `EXISTS (SELECT 1 FROM change_sets s WHERE s.id = $1 AND s.writer = $2)`;
 
 async function fenced(db: Queryable, sql: string, params: unknown[]): Promise<ChunkRow> {
   const { rows } = await db.query<ChunkRow>(sql, params);
-  if (!rows[0]) throw new WriterReplacedError('Another attempt now writes this change set');
+  if (!rows[0])
+    throw platformFailure(FailureType.writerReplaced, 'Another attempt now writes this change set', {
+      retryable: true,
+    });
   return rows[0];
 }
 
@@ -311,10 +289,7 @@ export async function journalProgress(
 }
 
 /** What compensation left undone, for the failure report. */
-export async function stuckChunks(
-  db: Queryable,
-  id: string,
-): Promise<Array<{ step: number; chunk: number; records: number; error: string }>> {
+export async function stuckChunks(db: Queryable, id: string): Promise<UndoneRequest[]> {
   const { rows } = await db.query(
     `SELECT step, chunk, jsonb_array_length(records) AS records, undo_error AS error FROM change_set_chunks
      WHERE change_set_id = $1 AND undo_state = 'stuck' ORDER BY step, chunk`,

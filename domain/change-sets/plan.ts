@@ -6,70 +6,16 @@ import {
   isEmptyCell,
 } from '../../airtable/field-types';
 import type { AirtableFieldSchema, AirtableTableSchema } from '../../airtable/meta';
+import {
+  CHANGE_SET_LIMITS,
+  type ChangeSetAction,
+  type ChangeSetIssue,
+  type ChangeSetStepInput,
+  type PlannedStep,
+  type RecordReference,
+} from './model';
 
 // Pure: used by the API (validation before anything starts) and by tests. No I/O here.
-
-/** What a step does to its records. */
-export type ChangeSetAction = 'create' | 'update' | 'upsert' | 'delete';
-
-/** A record of a submitted step: `{fields}` to create or upsert, `{id, fields}` to update, `{id}` to delete. */
-export interface ChangeSetRecordInput {
-  id?: string;
-  fields?: Record<string, unknown>;
-}
-
-/** One step of a change set as users submit it (`POST /api/v1/workspaces/:id/changes`). */
-export interface ChangeSetStepInput {
-  /** Table name or id. */
-  table: string;
-  action: ChangeSetAction;
-  records: ChangeSetRecordInput[];
-  /** Upserts only: 1–3 fields that identify a record. */
-  fieldsToMergeOn?: string[];
-  /** Let Airtable convert values (and create select options). @default false */
-  typecast?: boolean;
-}
-
-/** A step after validation: the table and fields resolved, record fields keyed by field name. */
-export interface PlannedStep {
-  table: string;
-  tableId: string;
-  action: ChangeSetAction;
-  typecast: boolean;
-  fieldsToMergeOn?: string[];
-  records: Array<{ id?: string; fields?: Record<string, unknown> }>;
-}
-
-/** One problem with a submitted change set, naming where it is. */
-export interface ChangeSetIssue {
-  /** Index of the step in `steps` (0-based, as in the request). */
-  step: number;
-  /** Index of the record in the step's `records`. */
-  record?: number;
-  recordId?: string;
-  field?: string;
-  message: string;
-}
-
-/** A record id the plan relies on: it must exist in `tableId` before anything is written. */
-export interface RecordReference {
-  tableId: string;
-  recordId: string;
-  step: number;
-  record: number;
-  /** The link field naming it, when the id is a link value rather than the record to change. */
-  field?: string;
-}
-
-/** Size limits of one change set. */
-export const CHANGE_SET_LIMITS = {
-  /** @default 100 */
-  maxSteps: 100,
-  /** @default 10000 */
-  maxRecords: 10_000,
-  /** Airtable's own limit on `fieldsToMergeOn`. @default 3 */
-  maxMergeFields: 3,
-} as const;
 
 const RECORD_ID = /^rec[A-Za-z0-9]{14}$/;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -91,14 +37,17 @@ export function planChangeSet(
   const deletedBy = new Map<string, number>();
   const recordCount = steps.reduce((n, s) => n + s.records.length, 0);
 
-  if (steps.length === 0) issues.push({ step: 0, message: 'A change set needs at least one step' });
+  if (steps.length === 0)
+    issues.push({ code: 'empty_change_set', step: 0, message: 'A change set needs at least one step' });
   if (steps.length > CHANGE_SET_LIMITS.maxSteps)
     issues.push({
+      code: 'too_many_steps',
       step: CHANGE_SET_LIMITS.maxSteps,
       message: `A change set has at most ${CHANGE_SET_LIMITS.maxSteps} steps`,
     });
   if (recordCount > CHANGE_SET_LIMITS.maxRecords)
     issues.push({
+      code: 'too_many_records',
       step: 0,
       message: `A change set has at most ${CHANGE_SET_LIMITS.maxRecords} records in all; this one has ${recordCount}`,
     });
@@ -106,11 +55,11 @@ export function planChangeSet(
   steps.forEach((step, stepIndex) => {
     const table = schema.find((t) => t.id === step.table) ?? schema.find((t) => t.name === step.table);
     if (!table) {
-      issues.push({ step: stepIndex, message: `Unknown table "${step.table}"` });
+      issues.push({ code: 'unknown_table', step: stepIndex, message: `Unknown table "${step.table}"` });
       return;
     }
     if (step.records.length === 0)
-      issues.push({ step: stepIndex, message: 'A step needs at least one record' });
+      issues.push({ code: 'empty_step', step: stepIndex, message: 'A step needs at least one record' });
     const fieldByKey = (key: string) =>
       table.fields.find((f) => f.id === key) ?? table.fields.find((f) => f.name === key);
     const typecast = step.typecast ?? false;
@@ -121,6 +70,7 @@ export function planChangeSet(
       const requested = step.fieldsToMergeOn ?? [];
       if (requested.length < 1 || requested.length > CHANGE_SET_LIMITS.maxMergeFields)
         issues.push({
+          code: 'invalid_merge_fields',
           step: stepIndex,
           message: `An upsert needs 1 to ${CHANGE_SET_LIMITS.maxMergeFields} fieldsToMergeOn`,
         });
@@ -128,12 +78,14 @@ export function planChangeSet(
         const field = fieldByKey(key);
         if (!field)
           issues.push({
+            code: 'unknown_merge_field',
             step: stepIndex,
             field: key,
             message: `Unknown merge field "${key}" in table ${table.name}`,
           });
         else if (!MERGEABLE_TYPES.has(field.type))
           issues.push({
+            code: 'unmergeable_field',
             step: stepIndex,
             field: field.name,
             message: `Field "${field.name}" (${field.type}) cannot be a merge field: use text, long text, number, select or date fields`,
@@ -141,7 +93,11 @@ export function planChangeSet(
         else mergeFields.push(field.name);
       }
     } else if (step.fieldsToMergeOn !== undefined) {
-      issues.push({ step: stepIndex, message: 'fieldsToMergeOn belongs to upsert steps only' });
+      issues.push({
+        code: 'unexpected_merge_fields',
+        step: stepIndex,
+        message: 'fieldsToMergeOn belongs to upsert steps only',
+      });
     }
 
     const seen = new Set<string>();
@@ -152,13 +108,20 @@ export function planChangeSet(
         const id = record.id;
         if (typeof id !== 'string' || !RECORD_ID.test(id)) {
           issues.push({
+            code: 'invalid_record_id',
             ...where,
             message: `${article(step.action)} needs the record's id (rec + 14 characters)`,
           });
         } else if (seen.has(id)) {
-          issues.push({ ...where, recordId: id, message: `Record ${id} appears twice in this step` });
+          issues.push({
+            code: 'duplicate_record',
+            ...where,
+            recordId: id,
+            message: `Record ${id} appears twice in this step`,
+          });
         } else if (deletedBy.has(id)) {
           issues.push({
+            code: 'record_deleted_earlier',
             ...where,
             recordId: id,
             message: `Record ${id} is deleted by step ${deletedBy.get(id)}`,
@@ -168,40 +131,65 @@ export function planChangeSet(
           references.push({ tableId: table.id, recordId: id, ...where });
         }
       } else if (record.id !== undefined) {
-        issues.push({ ...where, recordId: record.id, message: `${article(step.action)} takes no record id` });
+        issues.push({
+          code: 'unexpected_record_id',
+          ...where,
+          recordId: record.id,
+          message: `${article(step.action)} takes no record id`,
+        });
       }
       if (step.action === 'delete') {
         if (record.fields !== undefined)
-          issues.push({ ...where, message: 'A delete takes only the record id' });
+          issues.push({ code: 'unexpected_fields', ...where, message: 'A delete takes only the record id' });
         return { id: record.id };
       }
       if (step.action === 'update' && (!record.fields || Object.keys(record.fields).length === 0))
-        issues.push({ ...where, recordId: record.id, message: 'An update needs at least one field' });
+        issues.push({
+          code: 'empty_update',
+          ...where,
+          recordId: record.id,
+          message: 'An update needs at least one field',
+        });
 
       const fields: Record<string, unknown> = {};
       for (const [key, value] of Object.entries(record.fields ?? {})) {
         const field = fieldByKey(key);
         const at = { ...where, ...(record.id ? { recordId: record.id } : {}), field: key };
         if (!field) {
-          issues.push({ ...at, message: `Unknown field "${key}" in table ${table.name}` });
+          issues.push({
+            code: 'unknown_field',
+            ...at,
+            message: `Unknown field "${key}" in table ${table.name}`,
+          });
           continue;
         }
         if (field.name in fields) {
-          issues.push({ ...at, message: `Field "${field.name}" is given twice (by name and by id)` });
+          issues.push({
+            code: 'duplicate_field',
+            ...at,
+            message: `Field "${field.name}" is given twice (by name and by id)`,
+          });
           continue;
         }
         if (COMPUTED_TYPES.has(field.type)) {
           issues.push({
+            code: 'computed_field',
             ...at,
             message: `Field "${field.name}" is computed (${field.type}) and cannot be written`,
           });
           continue;
         }
         const problem = typecast ? undefined : valueProblem(field, value);
-        if (problem) issues.push({ ...at, message: `Field "${field.name}" (${field.type}): ${problem}` });
+        if (problem)
+          issues.push({
+            code: 'invalid_value',
+            ...at,
+            message: `Field "${field.name}" (${field.type}): ${problem}`,
+          });
         for (const linked of linkedIds(field, value))
           if (deletedBy.has(linked))
             issues.push({
+              code: 'link_deleted_earlier',
               ...at,
               message: `Linked record ${linked} is deleted by step ${deletedBy.get(linked)}`,
             });
@@ -217,6 +205,7 @@ export function planChangeSet(
       for (const merge of mergeFields ?? [])
         if (isEmptyCell(fields[merge]))
           issues.push({
+            code: 'missing_merge_value',
             ...where,
             field: merge,
             message: `An upsert record needs a value for merge field "${merge}"`,

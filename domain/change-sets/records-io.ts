@@ -2,7 +2,12 @@ import type { AirtableFieldSchema } from '../../airtable/meta';
 import { AirtableApiError } from '../../airtable/errors';
 import { formulaField, formulaNumber, formulaString, recordIdIn } from '../../airtable/formula';
 import { COMPUTED_TYPES } from '../../airtable/field-types';
-import { chunk, type AirtableRecord, type AirtableRecords, type ListPageParams } from '../../airtable/records';
+import {
+  chunk,
+  type AirtableRecord,
+  type AirtableRecords,
+  type ListPageParams,
+} from '../../airtable/records';
 import { readAllPages } from '../../airtable/streaming';
 
 // The reads and writes change sets need beyond one request each: reading records by id, finding

@@ -1,6 +1,7 @@
-import { ApplicationFailure } from '@temporalio/common';
 import * as journal from './journal';
-import type { ChunkRow, StoredStep } from './journal';
+import type { ChunkRow } from './journal';
+import type { StoredStep } from './model';
+import { FailureType, platformFailure } from '../../core/failures';
 import { toAirtableFailure } from '../../airtable/errors';
 import { chunkKey, describeChunk, type JournalContext } from './context';
 import { findCreated } from './apply';
@@ -76,7 +77,8 @@ async function undoUpsert(context: JournalContext, step: StoredStep, chunk: Chun
   if (created.length > 0) await deleteExisting(context.records, step.tableId, created);
   const unknown = updated.filter((id) => !chunk.before?.[id]);
   if (unknown.length > 0)
-    throw ApplicationFailure.nonRetryable(
+    throw platformFailure(
+      FailureType.beforeImageMissing,
       `Record ${unknown.join(', ')} was updated by the upsert but its earlier values were not found`,
     );
   if (updated.length > 0) await restoreBeforeImages(context, step, chunk, updated);
@@ -94,7 +96,8 @@ async function restoreBeforeImages(
   const updates = ids.map((id) => {
     const before = chunk.before?.[id];
     if (!before)
-      throw ApplicationFailure.nonRetryable(
+      throw platformFailure(
+        FailureType.beforeImageMissing,
         `No before-image of record ${id} was journaled; it cannot be restored`,
       );
     // An upsert record is matched by values, not id: restore every field that any record of the chunk wrote.

@@ -1,24 +1,29 @@
-import { Router } from 'express';
 import {
   WorkflowFailedError,
   WorkflowNotFoundError,
   type Client,
   type WorkflowExecutionDescription,
+  type WorkflowStartOptions,
 } from '@temporalio/client';
-import * as changeSets from '../change-sets/journal';
-import * as jobs from './store';
+import type { Pool } from 'pg';
+import { ServiceError } from '../../core/errors';
+import type { Logger } from '../../core/logger';
 import { JOB_KIND, USER_ID, WORKSPACE_ID, type JobKind } from '../../temporal/search-attributes';
-import type { applyChangeSet } from '../../workflows/change-sets';
-import type { deprovisionWorkspace, provisionWorkspace } from '../../workflows/workspaces';
-import type { ApiDeps } from '../../api/app';
-import { authenticate } from '../../api/auth';
-import { HttpError, notFound } from '../../api/errors';
+import { applyChangeSet, changeSetProgressQuery } from '../../workflows/change-sets';
+import {
+  deprovisionWorkspace,
+  provisioningProgressQuery,
+  provisionWorkspace,
+} from '../../workflows/workspaces';
+import * as changeSets from '../change-sets/journal';
+import * as workspaces from '../workspaces/store';
+import * as store from './store';
 
 /** What `GET /api/v1/jobs/:id` answers. */
 export interface JobView {
   id: string;
   kind: JobKind;
-  status: jobs.JobStatus;
+  status: store.JobStatus;
   workspaceId: string | null;
   createdAt: Date;
   progress?: unknown;
@@ -26,140 +31,210 @@ export interface JobView {
   error?: { message: string; type?: string };
 }
 
-/** Starts a job's workflow with the job id as workflow id and the search attributes every job carries. */
-export async function startJobWorkflow(
-  client: Client,
-  options: {
-    jobId: string;
-    kind: JobKind;
-    workflowType: string;
-    args: unknown[];
-    workspaceId: string | null;
-    userId: string;
-    taskQueue: string;
-  },
-): Promise<void> {
-  await client.workflow.start(options.workflowType, {
-    workflowId: options.jobId,
-    taskQueue: options.taskQueue,
-    args: options.args,
-    // Starting twice (a retried request, the pending-job sweep) must not create a second run.
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    typedSearchAttributes: [
-      { key: JOB_KIND, value: options.kind },
-      { key: USER_ID, value: options.userId },
-      ...(options.workspaceId ? [{ key: WORKSPACE_ID, value: options.workspaceId }] : []),
-    ],
-  });
+/** A job the API starts: its workflow takes ids only, so the job row alone can start it. */
+export interface StartableJob {
+  jobId: string;
+  kind: 'workspace.provision' | 'workspace.deprovision' | 'changeset.apply';
+  workspaceId: string;
+  userId: string;
 }
 
-/** Jobs the API starts: each kind's workflow takes `{…ids}` only, so the job row alone can start it. */
-const JOB_WORKFLOWS = {
-  'workspace.provision': 'provisionWorkspace',
-  'workspace.deprovision': 'deprovisionWorkspace',
-  'changeset.apply': 'applyChangeSet',
-} as const satisfies Partial<Record<JobKind, string>>;
-
-type StartableJobKind = keyof typeof JOB_WORKFLOWS;
-
-function isStartableJobKind(kind: JobKind): kind is StartableJobKind {
-  return kind in JOB_WORKFLOWS;
-}
-
-/** Starts a job's workflow (from a request, or from the pending-job sweep). */
-export async function startJob(
-  temporal: ApiDeps['temporal'],
-  job: { jobId: string; kind: StartableJobKind; workspaceId: string; userId: string },
-): Promise<void> {
-  const ids = { workspaceId: job.workspaceId, userId: job.userId };
-  const args: Parameters<typeof provisionWorkspace | typeof deprovisionWorkspace | typeof applyChangeSet> =
-    job.kind === 'changeset.apply' ? [{ changeSetId: job.jobId, ...ids }] : [ids];
-  await startJobWorkflow(temporal.client, {
-    ...job,
-    workflowType: JOB_WORKFLOWS[job.kind],
-    args,
-    taskQueue: temporal.taskQueue,
-  });
+/** What the job service needs. */
+export interface JobServiceDeps {
+  pool: Pool;
+  temporal: { client: Client; taskQueue: string };
+  logger: Logger;
 }
 
 /**
- * Starts jobs that were recorded but never confirmed started (the API died between its commit
- * and the start call). Safe to run from several API processes: the start is idempotent by job id.
+ * The one place workflows are started, described and cancelled. Starting follows one policy for
+ * every job: the caller has recorded the job `pending`; if the start succeeds the job runs once; if
+ * it fails, the job is abandoned (and its workflow, should it have started anyway, ends at its first
+ * step without touching anything) and the caller gets 503. See docs/workspaces-and-jobs.md.
  */
-export async function resumePendingJobs(
-  deps: Pick<ApiDeps, 'pool' | 'temporal' | 'logger'>,
-  olderThanSeconds = 30,
-): Promise<number> {
-  let resumed = 0;
-  for (const job of await jobs.listPendingJobs(deps.pool, olderThanSeconds)) {
-    if (!isStartableJobKind(job.kind) || !job.workspaceId) continue;
-    await startJob(deps.temporal, {
-      jobId: job.id,
-      kind: job.kind,
-      workspaceId: job.workspaceId,
-      userId: job.userId,
-    });
-    await jobs.setJobStatus(deps.pool, job.id, 'running');
-    deps.logger.warn({ jobId: job.id, kind: job.kind }, 'started a job left pending by an earlier process');
-    resumed++;
+export function createJobService(deps: JobServiceDeps) {
+  const { pool, logger } = deps;
+  const { client, taskQueue } = deps.temporal;
+
+  /** Starts the job's workflow, typed by its function: the compiler catches a renamed workflow or input. */
+  async function startWorkflow(job: StartableJob): Promise<void> {
+    const options = {
+      workflowId: job.jobId,
+      taskQueue,
+      // Starting twice (a retried request) must not create a second run.
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      typedSearchAttributes: [
+        { key: JOB_KIND, value: job.kind },
+        { key: USER_ID, value: job.userId },
+        { key: WORKSPACE_ID, value: job.workspaceId },
+      ],
+    } satisfies Omit<WorkflowStartOptions, 'args'>;
+    const ids = { workspaceId: job.workspaceId, userId: job.userId };
+    switch (job.kind) {
+      case 'workspace.provision':
+        await client.workflow.start(provisionWorkspace, { ...options, args: [ids] });
+        return;
+      case 'workspace.deprovision':
+        await client.workflow.start(deprovisionWorkspace, { ...options, args: [ids] });
+        return;
+      case 'changeset.apply':
+        await client.workflow.start(applyChangeSet, {
+          ...options,
+          args: [{ changeSetId: job.jobId, ...ids }],
+        });
+        return;
+    }
   }
-  return resumed;
+
+  /** What giving a job up leaves to clean: a workspace whose provisioning never started is failed, its secret erased. */
+  async function afterAbandon(job: { kind: JobKind; workspaceId: string | null }): Promise<void> {
+    if (job.kind !== 'workspace.provision' || !job.workspaceId) return;
+    await workspaces.eraseAirtableConnection(pool, job.workspaceId);
+    await workspaces.setWorkspaceStatus(pool, job.workspaceId, 'failed', {
+      error: 'Provisioning could not be started; create the workspace again',
+      from: ['provisioning'],
+    });
+  }
+
+  async function progressOf(job: store.JobRecord): Promise<unknown> {
+    const handle = client.workflow.getHandle(job.id);
+    const query =
+      job.kind === 'changeset.apply'
+        ? handle.query(changeSetProgressQuery)
+        : job.kind === 'workspace.provision'
+          ? handle.query(provisioningProgressQuery)
+          : Promise.resolve(undefined);
+    return query.catch(() => undefined);
+  }
+
+  /** What a change set kept of its end (e.g. recreated records' new ids, or what remains undone). */
+  async function outcomeOf(job: store.JobRecord): Promise<unknown> {
+    if (job.kind !== 'changeset.apply') return undefined;
+    return (await changeSets.getChangeSet(pool, job.id))?.outcome ?? undefined;
+  }
+
+  return {
+    /**
+     * Starts a job recorded as `pending`: resolves once it runs (exactly once), or throws a 503
+     * {@link ServiceError} once it is abandoned and can never run.
+     */
+    async start(job: StartableJob): Promise<void> {
+      try {
+        await startWorkflow(job);
+      } catch (err) {
+        if (await store.abandonJob(pool, job.jobId)) {
+          logger.error({ err, jobId: job.jobId, kind: job.kind }, 'could not start a job; abandoned it');
+          await afterAbandon(job);
+          throw new ServiceError(
+            503,
+            'temporal_unavailable',
+            'The workflow service is unavailable; nothing was started. Try again shortly',
+          );
+        }
+        // The workflow claimed its row before we could give it up: it did start, and runs.
+        logger.warn({ err, jobId: job.jobId }, 'the start call failed but the job had started');
+      }
+      await store.markStarted(pool, job.jobId);
+    },
+
+    /** The caller's job, or a 404 identical to a missing one. */
+    async owned(jobId: string, userId: string): Promise<store.JobRecord> {
+      const job = await store.getOwnedJob(pool, jobId, userId);
+      if (!job) throw new ServiceError(404, 'not_found', 'Job not found');
+      return job;
+    },
+
+    /** A job's state read from Temporal, the source of truth; the row in Postgres only says whose it is. */
+    async describe(job: store.JobRecord): Promise<JobView> {
+      const view: JobView = {
+        id: job.id,
+        kind: job.kind,
+        status: job.status,
+        workspaceId: job.workspaceId,
+        createdAt: job.createdAt,
+      };
+      if (job.status === 'abandoned') {
+        view.status = 'failed';
+        view.error = { message: 'The job could not be started and never ran', type: 'JobAbandoned' };
+        return view;
+      }
+      const handle = client.workflow.getHandle(job.id);
+      let description: WorkflowExecutionDescription;
+      try {
+        description = await handle.describe();
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return view; // recorded, not started yet
+        throw err;
+      }
+      switch (description.status.name) {
+        case 'RUNNING':
+        case 'CONTINUED_AS_NEW':
+          view.status = 'running';
+          view.progress = await progressOf(job);
+          break;
+        case 'COMPLETED': {
+          const result = (await handle.result()) as { status?: string } | undefined;
+          // A change set undone after a failure (or after a cancel that outlived its run) completes with
+          // that status in its result.
+          view.status =
+            result?.status === 'compensated' || result?.status === 'cancelled' ? result.status : 'completed';
+          view.result = result;
+          break;
+        }
+        case 'CANCELLED':
+          view.status = 'cancelled';
+          view.result = await outcomeOf(job);
+          break;
+        default: {
+          view.status = 'failed';
+          view.error = await handle.result().then(
+            () => ({ message: `Workflow ${description.status.name.toLowerCase()}` }),
+            (err: unknown) => describeFailure(err, description.status.name),
+          );
+          // A change set that could not undo everything says what remains.
+          const kept = await outcomeOf(job);
+          if (kept) view.result = kept;
+        }
+      }
+      if (view.status !== job.status) await store.setJobStatus(pool, job.id, view.status);
+      return view;
+    },
+
+    /** Cancels a running job (a change set then compensates); 409 when it is not running. */
+    async cancel(job: store.JobRecord): Promise<void> {
+      const handle = client.workflow.getHandle(job.id);
+      const description = await handle.describe().catch((err: unknown) => {
+        if (err instanceof WorkflowNotFoundError) return undefined;
+        throw err;
+      });
+      if (!description || description.status.name !== 'RUNNING')
+        throw new ServiceError(
+          409,
+          'job_not_running',
+          `Job ${job.id} is not running and cannot be cancelled`,
+        );
+      await handle.cancel();
+    },
+
+    /**
+     * Gives up jobs still `pending` after `olderThanSeconds`: the API died between its commit and
+     * the start, so their callers got no answer and may have retried; starting them late could run
+     * a request twice. Safe from several API processes: abandoning is one conditional update.
+     */
+    async abandonStalePending(olderThanSeconds = 120): Promise<number> {
+      let abandoned = 0;
+      for (const job of await store.listStalePendingJobs(pool, olderThanSeconds)) {
+        if (!(await store.abandonJob(pool, job.id))) continue;
+        await afterAbandon(job);
+        logger.warn({ jobId: job.id, kind: job.kind }, 'abandoned a job an earlier process never started');
+        abandoned++;
+      }
+      return abandoned;
+    },
+  };
 }
 
-/** Reads a job's state from Temporal, the source of truth; the row in Postgres only says whose it is. */
-export async function describeJob(
-  client: Client,
-  job: jobs.JobRecord,
-  outcome?: () => Promise<unknown>,
-): Promise<JobView> {
-  const view: JobView = {
-    id: job.id,
-    kind: job.kind,
-    status: job.status,
-    workspaceId: job.workspaceId,
-    createdAt: job.createdAt,
-  };
-  const handle = client.workflow.getHandle(job.id);
-  let description: WorkflowExecutionDescription;
-  try {
-    description = await handle.describe();
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return view; // recorded, not started yet
-    throw err;
-  }
-  switch (description.status.name) {
-    case 'RUNNING':
-    case 'CONTINUED_AS_NEW':
-      view.status = 'running';
-      view.progress = await handle.query('progress').catch(() => undefined);
-      break;
-    case 'COMPLETED': {
-      const result = (await handle.result()) as { status?: string } | undefined;
-      // A change set undone after a failure (or after a cancel that outlived its run) completes with
-      // that status in its result.
-      view.status =
-        result?.status === 'compensated' || result?.status === 'cancelled' ? result.status : 'completed';
-      view.result = result;
-      break;
-    }
-    case 'CANCELLED':
-      view.status = 'cancelled';
-      // What compensation did (e.g. recreated records' new ids) is kept where the workflow ended.
-      view.result = outcome ? await outcome() : undefined;
-      break;
-    default: {
-      view.status = 'failed';
-      view.error = await handle.result().then(
-        () => ({ message: `Workflow ${description.status.name.toLowerCase()}` }),
-        (err: unknown) => describeFailure(err, description.status.name),
-      );
-      // A change set that could not undo everything says what remains.
-      const kept = outcome ? await outcome() : undefined;
-      if (kept) view.result = kept;
-    }
-  }
-  return view;
-}
+export type JobService = ReturnType<typeof createJobService>;
 
 function describeFailure(err: unknown, statusName: string): { message: string; type?: string } {
   if (err instanceof WorkflowFailedError) {
@@ -167,43 +242,4 @@ function describeFailure(err: unknown, statusName: string): { message: string; t
     return { message: cause?.message ?? err.message, type: cause?.type };
   }
   return { message: `Workflow ${statusName.toLowerCase()}` };
-}
-
-/** `GET /api/v1/jobs/:id` and `POST /api/v1/jobs/:id/cancel`. */
-export function jobsRouter(deps: ApiDeps): Router {
-  const router = Router();
-  router.use(authenticate(deps));
-
-  async function ownedJob(id: string, userId: string) {
-    const job = await jobs.getOwnedJob(deps.pool, id, userId);
-    if (!job) throw notFound('Job');
-    return job;
-  }
-
-  router.get('/:id', async (req, res) => {
-    const job = await ownedJob(req.params.id as string, req.userId!);
-    const outcome =
-      job.kind === 'changeset.apply'
-        ? async () => (await changeSets.getChangeSet(deps.pool, job.id))?.outcome ?? undefined
-        : undefined;
-    const view = await describeJob(deps.temporal.client, job, outcome);
-    if (view.status !== job.status) await jobs.setJobStatus(deps.pool, job.id, view.status);
-    res.json(view);
-  });
-
-  router.post('/:id/cancel', async (req, res) => {
-    const job = await ownedJob(req.params.id as string, req.userId!);
-    const handle = deps.temporal.client.workflow.getHandle(job.id);
-    const description = await handle.describe().catch((err: unknown) => {
-      if (err instanceof WorkflowNotFoundError) return undefined;
-      throw err;
-    });
-    if (!description || description.status.name !== 'RUNNING') {
-      throw new HttpError(409, 'job_not_running', `Job ${job.id} is not running and cannot be cancelled`);
-    }
-    await handle.cancel();
-    res.status(202).json({ job: { id: job.id, status: 'cancelling' } });
-  });
-
-  return router;
 }

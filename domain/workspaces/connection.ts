@@ -1,20 +1,19 @@
-import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
-import * as workspaces from './store';
-import type { AirtablePacer } from '../../airtable/pacing';
-import { createAirtableRecords, type AirtableRecords } from '../../airtable/records';
+import { baseRecords, metaOptions, type AirtableAccess } from '../../airtable/access';
+import type { AirtableMetaOptions } from '../../airtable/meta';
+import type { AirtableRecords } from '../../airtable/records';
+import { FailureType, platformFailure } from '../../core/failures';
+import * as store from './store';
 
-/** Failure type when a workspace's Airtable connection is gone or cannot be opened. */
-export const CONNECTION_MISSING = 'AirtableConnectionMissing';
-
-type ConnectionDeps = {
+/** What opening a workspace's base needs. */
+export interface ConnectionDeps {
   pool: Pool;
   encryptionKey: Buffer;
-  airtable: { endpointUrl: string; requestTimeoutMs: number };
-};
+  airtable: AirtableAccess;
+}
 
 /**
- * A workspace's base id and sealed token, read from Postgres inside the activity (the token never
+ * A workspace's base id and sealed token, read from Postgres where they are used (the token never
  * travels through Temporal). A missing or undecryptable token is a non-retryable failure: a token
  * that no longer opens under the current key will not open on a retry either.
  */
@@ -22,39 +21,39 @@ export async function readWorkspaceConnection(
   deps: Pick<ConnectionDeps, 'pool' | 'encryptionKey'>,
   workspaceId: string,
 ): Promise<{ baseId: string; token: string }> {
-  const connection = await workspaces
+  const connection = await store
     .readAirtableToken(deps.pool, workspaceId, deps.encryptionKey)
     .catch((err: Error) => {
-      throw ApplicationFailure.nonRetryable(
+      throw platformFailure(
+        FailureType.connectionMissing,
         `The stored Airtable token cannot be decrypted (${err.message}); was APP_ENCRYPTION_KEY changed?`,
-        CONNECTION_MISSING,
       );
     });
   if (!connection)
-    throw ApplicationFailure.nonRetryable(
+    throw platformFailure(
+      FailureType.connectionMissing,
       'No Airtable connection is stored for this workspace',
-      CONNECTION_MISSING,
     );
   return connection;
 }
 
-/** Record access to a workspace's base with its sealed token (see {@link readWorkspaceConnection}). */
+/** A workspace's base, opened with its sealed token: records and meta API, paced with the process. */
+export interface WorkspaceBase {
+  baseId: string;
+  records: AirtableRecords;
+  meta: AirtableMetaOptions;
+}
+
+/** Opens a workspace's base (see {@link readWorkspaceConnection}). */
 export async function openWorkspaceBase(
   deps: ConnectionDeps,
-  pacer: AirtablePacer,
   workspaceId: string,
   signal?: AbortSignal,
-): Promise<{ baseId: string; records: AirtableRecords }> {
+): Promise<WorkspaceBase> {
   const connection = await readWorkspaceConnection(deps, workspaceId);
   return {
     baseId: connection.baseId,
-    records: createAirtableRecords({
-      endpointUrl: deps.airtable.endpointUrl,
-      token: connection.token,
-      baseId: connection.baseId,
-      pacer,
-      timeoutMs: deps.airtable.requestTimeoutMs,
-      signal,
-    }),
+    records: baseRecords(deps.airtable, connection, signal),
+    meta: metaOptions(deps.airtable, connection.token, signal),
   };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import { AirtableApiError, AirtableFailureType, toAirtableFailure } from '../../airtable/errors';
+import { AirtableApiError, toAirtableFailure } from '../../airtable/errors';
+import { FailureType } from '../../core/failures';
 import { formulaEquals } from '../../airtable/formula';
 import { PostgresPacer, tokenKey } from '../../airtable/pacing';
 import { createAirtableRecords } from '../../airtable/records';
@@ -131,18 +132,18 @@ describe('Airtable adapter against the emulator', () => {
     const wrongToken = await failureOf(records('patNotAToken.000000000000').listPage('Tasks'));
     expect(wrongToken.error.status).toBe(401);
     expect(wrongToken.failure).toMatchObject({
-      type: AirtableFailureType.authentication,
+      type: FailureType.airtableAuthentication,
       nonRetryable: true,
     });
 
     const unknownTable = await failureOf(records().listPage('No such table'));
     expect(unknownTable.error.status).toBe(403);
-    expect(unknownTable.failure).toMatchObject({ type: AirtableFailureType.permission, nonRetryable: true });
+    expect(unknownTable.failure).toMatchObject({ type: FailureType.airtablePermission, nonRetryable: true });
 
     const unknownField = await failureOf(records().create('Tasks', [{ fields: { Nope: 1 } }]));
     expect(unknownField.error).toMatchObject({ status: 422, type: 'UNKNOWN_FIELD_NAME' });
     expect(unknownField.failure).toMatchObject({
-      type: AirtableFailureType.invalidRequest,
+      type: FailureType.airtableInvalidRequest,
       nonRetryable: true,
     });
     expect(unknownField.failure.message).toContain('UNKNOWN_FIELD_NAME');
@@ -184,7 +185,7 @@ describe('Airtable adapter against the emulator', () => {
       });
       const limited = await failureOf(r.listPage('Tasks'));
       expect(limited.error.status).toBe(429);
-      expect(limited.failure).toMatchObject({ type: AirtableFailureType.rateLimited, nonRetryable: false });
+      expect(limited.failure).toMatchObject({ type: FailureType.airtableRateLimited, nonRetryable: false });
       expect((limited.failure as ApplicationFailure).nextRetryDelay).toBe('30s');
       const { rows } = await pool.query(
         `SELECT penalty_until > now() + interval '25 seconds' AS held FROM airtable_pacing WHERE key = $1`,
@@ -198,7 +199,7 @@ describe('Airtable adapter against the emulator', () => {
       const unavailable = await failureOf(r.listPage('Tasks'));
       expect(unavailable.error.status).toBeGreaterThanOrEqual(500);
       expect(unavailable.failure).toMatchObject({
-        type: AirtableFailureType.unavailable,
+        type: FailureType.airtableUnavailable,
         nonRetryable: false,
       });
     }));

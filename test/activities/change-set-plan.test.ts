@@ -1,5 +1,6 @@
 import type { AirtableTableSchema } from '../../airtable/meta';
-import { planChangeSet, valueProblem, type ChangeSetStepInput } from '../../domain/change-sets/plan';
+import type { ChangeSetStepInput } from '../../domain/change-sets/model';
+import { planChangeSet, valueProblem } from '../../domain/change-sets/plan';
 import { matchCreatedRecords, sameCell } from '../../domain/change-sets/reconcile';
 
 const schema: AirtableTableSchema[] = [

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { createAirtableAccess } from '../../airtable/access';
 import type { ListingCheckpoint } from '../../airtable/streaming';
 import { createSyncRunActivities } from '../../activities/sync-runs';
 import { createPool, type Pool } from '../../db/pool';
@@ -48,8 +49,12 @@ describe('copyTableToPostgres', () => {
     activities = createSyncRunActivities({
       pool,
       encryptionKey,
-      airtable: { endpointUrl: emulator.url, requestTimeoutMs: 5_000 },
-      pacer: { acquire: async () => ({ left() {} }), penalize: async () => undefined },
+      // No pacing: this test is about resuming and cancelling, not about Airtable's limits.
+      airtable: createAirtableAccess(pool, {
+        endpointUrl: emulator.url,
+        requestTimeoutMs: 5_000,
+        pacer: { acquire: async () => ({ left() {} }), penalize: async () => undefined },
+      }),
     });
   });
   beforeEach(async () => {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import { startAirtableEmulator, type AirtableEmulator } from '@airtable-ops/airtable-emulator';
-import { taskQueues } from '../../workers/task-queues';
+import { taskQueues } from '../../temporal/task-queues';
 import { readBase } from '../support/base-state';
 import {
   createActiveWorkspace,
@@ -50,9 +50,7 @@ describe('a change set under repeated worker crashes', () => {
   it(`applies exactly once through ${KILLS} SIGKILLs`, async () => {
     const prefix = `chaos-${Date.now()}-`;
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'change-set-chaos-'));
-    const app = createTestApi(ctx, taskQueues(prefix).platform, {
-      airtable: { endpointUrl: emulator.url, requestTimeoutMs: 10_000 },
-    });
+    const app = createTestApi(ctx, taskQueues(prefix).platform, { airtableUrl: emulator.url });
     const spawnWorker = () =>
       spawnWorkerProcess(ctx, { taskQueuePrefix: prefix, dataDir, airtableUrl: emulator.url });
     const user = await registerUser(app);

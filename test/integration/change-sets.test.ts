@@ -1,21 +1,15 @@
 import request from 'supertest';
 import type { Express } from 'express';
-import {
-  startAirtableEmulator,
-  type AirtableEmulator,
-  type EmulatorFaultRule,
-} from '@airtable-ops/airtable-emulator';
+import { type AirtableEmulator, type EmulatorFaultRule } from '@airtable-ops/airtable-emulator';
 import { readBase, renameRecords } from '../support/base-state';
 import {
   createActiveWorkspace,
-  createTestApi,
-  createTestContext,
   eventually,
   registerUser,
   settledJob,
-  startWorker,
-  uniqueTaskQueue,
+  startTestPlatform,
   type TestContext,
+  type TestPlatform,
 } from '../support/helpers';
 import { opsSeed } from '../support/seeds';
 
@@ -26,27 +20,22 @@ const TABLES = ['Clients', 'Projects', 'Tasks'];
 const BASES = Array.from({ length: 10 }, (_, i) => `appOPSchangeSet${String(i).padStart(2, '0')}`);
 
 describe('change sets, end to end', () => {
+  let platform: TestPlatform;
   let ctx: TestContext;
   let emulator: AirtableEmulator;
   let app: Express;
-  let worker: { stop(): Promise<void> };
-  let user: Awaited<ReturnType<typeof registerUser>>;
-  const taskQueue = uniqueTaskQueue('change-sets');
+  let user: TestPlatform['user'];
   let nextBase = 0;
 
   beforeAll(async () => {
-    ctx = await createTestContext();
-    emulator = await startAirtableEmulator({ seed: opsSeed({ baseIds: BASES }), tokens: [TOKEN] });
-    const airtable = { endpointUrl: emulator.url, requestTimeoutMs: 5_000 };
-    app = createTestApi(ctx, taskQueue, { airtable });
-    worker = await startWorker(ctx, { taskQueue, deps: { airtable } });
-    user = await registerUser(app);
+    platform = await startTestPlatform({
+      name: 'change-sets',
+      seed: opsSeed({ baseIds: BASES }),
+      tokens: [TOKEN],
+    });
+    ({ ctx, emulator, app, user } = platform);
   });
-  afterAll(async () => {
-    await worker.stop();
-    await emulator.close();
-    await ctx.close();
-  });
+  afterAll(() => platform.close());
 
   /** A fresh copy of the ops base behind its own active workspace. */
   async function freshWorkspace() {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import { startAirtableEmulator, type AirtableEmulator } from '@airtable-ops/airtable-emulator';
-import { taskQueues } from '../../workers/task-queues';
+import { taskQueues } from '../../temporal/task-queues';
 import {
   createTestApi,
   createTestContext,

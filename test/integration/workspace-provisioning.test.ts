@@ -3,7 +3,8 @@ import request from 'supertest';
 import type { Express } from 'express';
 import type { Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
-import { resumePendingJobs } from '../../domain/jobs/service';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { createJobService } from '../../domain/jobs/service';
 import { createLogger } from '../../core/logger';
 import { insertJob } from '../../domain/jobs/store';
 import { insertWorkspaceWithConnection } from '../../domain/workspaces/store';
@@ -45,14 +46,10 @@ describe('workspace provisioning, end to end', () => {
     stopWorker = release;
     let started!: (w: Worker) => void;
     const ready = new Promise<Worker>((r) => (started = r));
-    workerDone = withWorker(
-      ctx,
-      { taskQueue, deps: { airtable: { endpointUrl: emulator.url, requestTimeoutMs: 5_000 } } },
-      async (w) => {
-        started(w);
-        await held;
-      },
-    );
+    workerDone = withWorker(ctx, { taskQueue, airtableUrl: emulator.url }, async (w) => {
+      started(w);
+      await held;
+    });
     await ready;
   });
   afterAll(async () => {
@@ -225,7 +222,7 @@ describe('workspace provisioning, end to end', () => {
     await settled(owner.auth, workspace.id);
   });
 
-  it('starts a job the API recorded but never started (crash between commit and start)', async () => {
+  it('abandons, never starts, a job the API recorded but never started (crash between commit and start)', async () => {
     const user = await registerUser(app);
     const workspaceId = randomUUID();
     const jobId = `workspace-provision-${randomUUID()}`;
@@ -240,14 +237,28 @@ describe('workspace provisioning, end to end', () => {
     await insertJob(ctx.pool, { id: jobId, kind: 'workspace.provision', workspaceId, userId: user.userId });
     await ctx.pool.query(`UPDATE jobs SET created_at = now() - interval '5 minutes' WHERE id = $1`, [jobId]);
 
-    const resumed = await resumePendingJobs({
+    const jobs = createJobService({
       pool: ctx.pool,
       temporal: { client: ctx.client, taskQueue },
       logger: createLogger({ level: 'silent' }),
     });
-    expect(resumed).toBeGreaterThanOrEqual(1);
-    expect((await settled(user.auth, workspaceId)).status).toBe('active');
-    expect((await jobOf(user.auth, jobId)).status).toBe('completed');
+    expect(await jobs.abandonStalePending(60)).toBeGreaterThanOrEqual(1);
+    // Its caller got no answer and may have retried: the orphan must never run.
+    const workspace = await settled(user.auth, workspaceId);
+    expect(workspace).toMatchObject({
+      status: 'failed',
+      error: expect.stringContaining('could not be started'),
+    });
+    expect(await jobOf(user.auth, jobId)).toMatchObject({
+      status: 'failed',
+      error: { type: 'JobAbandoned' },
+    });
+    await expect(ctx.client.workflow.getHandle(jobId).describe()).rejects.toThrow(WorkflowNotFoundError);
+    const { rowCount } = await ctx.pool.query(`SELECT 1 FROM airtable_connections WHERE workspace_id = $1`, [
+      workspaceId,
+    ]);
+    expect(rowCount).toBe(0);
+    expect(await jobs.abandonStalePending(60)).toBe(0);
   });
 
   it('deprovisions: the secret is erased and the rows are gone', async () => {

@@ -7,10 +7,17 @@ import { NativeConnection, Runtime, Worker, DefaultLogger } from '@temporalio/wo
 import type { Express } from 'express';
 import request from 'supertest';
 import { createActivities, type ActivityDeps } from '../../activities';
-import { createApp, type ApiDeps } from '../../api/app';
+import { createAirtableAccess, type AirtableAccess } from '../../airtable/access';
+import { createApp } from '../../api/app';
+import { composeApi, type ApiParts } from '../../api/compose';
 import { createLogger } from '../../core/logger';
 import { createPool, type Pool } from '../../db/pool';
 import { dataConverter } from '../../temporal/data-converter';
+import {
+  startAirtableEmulator,
+  type AirtableEmulator,
+  type EmulatorSeed,
+} from '@airtable-ops/airtable-emulator';
 import { TEST_ENV } from './env';
 
 // Keep the SDK's own logging to warnings, so test output stays readable.
@@ -39,8 +46,15 @@ export interface TestContext {
   address: string;
   encryptionKey: Buffer;
   jwtSecret: string;
+  /**
+   * This file's Airtable access for `endpointUrl` (one pacer and schema cache, like one process):
+   * the API and the workers of a test file share it. @default an unreachable endpoint
+   */
+  airtable(endpointUrl?: string): AirtableAccess;
   close(): Promise<void>;
 }
+
+const UNREACHABLE_AIRTABLE = 'http://127.0.0.1:1';
 
 /** Connects to the run's Postgres and Temporal. Call once per test file (beforeAll). */
 export async function createTestContext(): Promise<TestContext> {
@@ -49,8 +63,17 @@ export async function createTestContext(): Promise<TestContext> {
   const pool = createPool(required(TEST_ENV.databaseUrl));
   const clientConnection = await Connection.connect({ address });
   const connection = await NativeConnection.connect({ address });
+  const access = new Map<string, AirtableAccess>();
   return {
     pool,
+    airtable(endpointUrl = UNREACHABLE_AIRTABLE) {
+      let found = access.get(endpointUrl);
+      if (!found) {
+        found = createAirtableAccess(pool, { endpointUrl, requestTimeoutMs: 10_000 });
+        access.set(endpointUrl, found);
+      }
+      return found;
+    },
     client: new Client({ connection: clientConnection, dataConverter }),
     connection,
     address,
@@ -72,13 +95,19 @@ export function workflowBundle(): { code: string } {
   return { code: readFileSync(required(TEST_ENV.workflowBundle), 'utf8') };
 }
 
-/**
- * Runs `fn` while a worker polls `taskQueue`, with either the real activities (built on `deps`)
- * or injected fakes.
- */
+/** What a test worker runs: the real activities (on `airtableUrl`, with `deps` overridden) or injected fakes. */
+export interface TestWorkerOptions {
+  taskQueue: string;
+  /** The Airtable the real activities reach. @default an unreachable endpoint */
+  airtableUrl?: string;
+  deps?: Partial<ActivityDeps>;
+  activities?: object;
+}
+
+/** Runs `fn` while a worker polls `taskQueue`. */
 export async function withWorker<T>(
   ctx: TestContext,
-  options: { taskQueue: string; deps?: Partial<ActivityDeps>; activities?: object },
+  options: TestWorkerOptions,
   fn: (worker: Worker) => Promise<T>,
 ): Promise<T> {
   const activities =
@@ -86,10 +115,10 @@ export async function withWorker<T>(
     createActivities({
       pool: ctx.pool,
       encryptionKey: ctx.encryptionKey,
-      airtable: { endpointUrl: 'http://127.0.0.1:1', requestTimeoutMs: 5_000 },
+      airtable: ctx.airtable(options.airtableUrl),
       temporalClient: ctx.client,
       ...options.deps,
-    } as ActivityDeps);
+    });
   const worker = await Worker.create({
     connection: ctx.connection,
     taskQueue: options.taskQueue,
@@ -103,7 +132,7 @@ export async function withWorker<T>(
 /** Starts a worker that runs until `stop()` (for a whole test file, in beforeAll/afterAll). */
 export async function startWorker(
   ctx: TestContext,
-  options: { taskQueue: string; deps?: Partial<ActivityDeps>; activities?: object },
+  options: TestWorkerOptions,
 ): Promise<{ stop(): Promise<void> }> {
   let release!: () => void;
   const held = new Promise<void>((r) => (release = r));
@@ -150,27 +179,30 @@ export function spawnWorkerProcess(
   });
 }
 
-/** The API around the shared Postgres and Temporal, for supertest. */
+/** The API around the shared Postgres and Temporal, for supertest, wired as `api/main.ts` wires it. */
 export function createTestApi(
   ctx: TestContext,
   taskQueue: string,
-  overrides: Partial<ApiDeps['config']> = {},
+  overrides: Partial<ApiParts['config']> & { airtableUrl?: string; client?: Client } = {},
 ): Express {
-  return createApp({
-    pool: ctx.pool,
-    temporal: { client: ctx.client, taskQueue },
-    config: {
-      jwtSecret: ctx.jwtSecret,
-      encryptionKey: ctx.encryptionKey,
-      accessTokenTtlSeconds: 900,
-      refreshTokenTtlSeconds: 3600,
-      corsOrigins: [],
-      loginRateLimitPerMinute: 1000,
-      airtable: { endpointUrl: 'http://127.0.0.1:1', requestTimeoutMs: 5_000 },
-      ...overrides,
-    },
-    logger: createLogger({ level: 'silent' }),
-  });
+  const { airtableUrl, client = ctx.client, ...config } = overrides;
+  return createApp(
+    composeApi({
+      pool: ctx.pool,
+      temporal: { client, taskQueue },
+      airtable: ctx.airtable(airtableUrl),
+      config: {
+        jwtSecret: ctx.jwtSecret,
+        encryptionKey: ctx.encryptionKey,
+        accessTokenTtlSeconds: 900,
+        refreshTokenTtlSeconds: 3600,
+        corsOrigins: [],
+        loginRateLimitPerMinute: 1000,
+        ...config,
+      },
+      logger: createLogger({ level: 'silent' }),
+    }),
+  );
 }
 
 /** Registers a fresh user and returns its tokens. */
@@ -241,4 +273,40 @@ export async function settledJob(
     const res = await request(app).get(`/api/v1/jobs/${jobId}`).set(auth).expect(200);
     return ['running', 'pending'].includes(res.body.status) ? undefined : res.body;
   }, timeoutMs);
+}
+
+/** The whole platform for one test file: an emulator, the API and a worker on its own task queue, a user. */
+export interface TestPlatform {
+  ctx: TestContext;
+  emulator: AirtableEmulator;
+  app: Express;
+  taskQueue: string;
+  user: Awaited<ReturnType<typeof registerUser>>;
+  close(): Promise<void>;
+}
+
+/** Starts a {@link TestPlatform} around an emulator seeded with `seed` that accepts `tokens`. */
+export async function startTestPlatform(options: {
+  name: string;
+  seed: EmulatorSeed;
+  tokens: string[];
+}): Promise<TestPlatform> {
+  const ctx = await createTestContext();
+  const emulator = await startAirtableEmulator({ seed: options.seed, tokens: options.tokens });
+  const taskQueue = uniqueTaskQueue(options.name);
+  const app = createTestApi(ctx, taskQueue, { airtableUrl: emulator.url });
+  const worker = await startWorker(ctx, { taskQueue, airtableUrl: emulator.url });
+  const user = await registerUser(app);
+  return {
+    ctx,
+    emulator,
+    app,
+    taskQueue,
+    user,
+    async close() {
+      await worker.stop();
+      await emulator.close();
+      await ctx.close();
+    },
+  };
 }

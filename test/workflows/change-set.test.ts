@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
-import type { ChangeSetActivities, ChangeSetProgressReport } from '../../activities/change-sets';
-import type { ChangeSetOutcome } from '../../domain/change-sets/journal';
-import { CHANGE_SET_COMPENSATION_INCOMPLETE, type ApplyChangeSetInput } from '../../workflows/change-sets';
+import type { ChangeSetActivities } from '../../activities/change-sets';
+import type { JobActivities } from '../../activities/jobs';
+import { FailureType } from '../../core/failures';
+import type { ChangeSetOutcome, ChangeSetProgressReport } from '../../domain/change-sets/model';
+import { applyChangeSet, type ApplyChangeSetInput } from '../../workflows/change-sets';
 import {
   createTestContext,
   eventually,
@@ -28,7 +30,7 @@ interface FakeJournal {
   calls: string[];
 }
 
-function fakeActivities(journal: FakeJournal): Partial<ChangeSetActivities> {
+function fakeActivities(journal: FakeJournal): ChangeSetActivities & JobActivities {
   const report = (done: boolean): ChangeSetProgressReport => ({
     done,
     recordsApplied: journal.applied,
@@ -37,6 +39,10 @@ function fakeActivities(journal: FakeJournal): Partial<ChangeSetActivities> {
     stuck: journal.stuckRecords ? 1 : 0,
   });
   return {
+    async claimJob() {
+      journal.calls.push('claim');
+      return { abandoned: false };
+    },
     async describeChangeSet() {
       journal.calls.push('describe');
       return {
@@ -54,7 +60,7 @@ function fakeActivities(journal: FakeJournal): Partial<ChangeSetActivities> {
         journal.calls.push('refused');
         throw ApplicationFailure.nonRetryable(
           'Step 2 (delete Tasks), records 1–10: Airtable answered 422',
-          'ChangeSetStepFailed',
+          FailureType.changeSetStepFailed,
           {
             step: 1,
             chunk: 0,
@@ -97,7 +103,7 @@ describe('applyChangeSet workflow', () => {
   async function run(journal: FakeJournal, input: Partial<ApplyChangeSetInput> = {}) {
     const taskQueue = uniqueTaskQueue('changeset-wf');
     return withWorker(ctx, { taskQueue, activities: fakeActivities(journal) }, async () => {
-      const handle = await ctx.client.workflow.start('applyChangeSet', {
+      const handle = await ctx.client.workflow.start(applyChangeSet, {
         taskQueue,
         workflowId: `changeset-${randomUUID()}`,
         args: [{ changeSetId: 'cs-1', workspaceId: 'ws-1', userId: 'u-1', ...input }],
@@ -124,6 +130,7 @@ describe('applyChangeSet workflow', () => {
     const journal: FakeJournal = { total: 40, applied: 0, undone: 0, refuseAt: 25, calls: [] };
     const { result } = await run(journal);
     expect(journal.calls).toEqual([
+      'claim',
       'describe',
       'apply→10',
       'apply→20',
@@ -150,7 +157,7 @@ describe('applyChangeSet workflow', () => {
     const { result } = await run(journal);
     expect(result).toBeInstanceOf(WorkflowFailedError);
     const cause = (result as WorkflowFailedError).cause as ApplicationFailure;
-    expect(cause.type).toBe(CHANGE_SET_COMPENSATION_INCOMPLETE);
+    expect(cause.type).toBe(FailureType.changeSetCompensationIncomplete);
     expect(cause.message).toContain('could not undo 10 record(s)');
     expect(cause.details?.[0]).toMatchObject({ status: 'failed', undone: [{ records: 10 }] });
   });
@@ -159,7 +166,7 @@ describe('applyChangeSet workflow', () => {
     const journal: FakeJournal = { total: 1000, applied: 0, undone: 0, sliceDelayMs: 100, calls: [] };
     const taskQueue = uniqueTaskQueue('changeset-cancel');
     await withWorker(ctx, { taskQueue, activities: fakeActivities(journal) }, async () => {
-      const handle = await ctx.client.workflow.start('applyChangeSet', {
+      const handle = await ctx.client.workflow.start(applyChangeSet, {
         taskQueue,
         workflowId: `changeset-${randomUUID()}`,
         args: [{ changeSetId: 'cs-2', workspaceId: 'ws-1', userId: 'u-1' }],

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
+import type { JobActivities } from '../../activities/jobs';
 import type { WorkspaceActivities } from '../../activities/workspaces';
-import { PROVISIONING_FAILED } from '../../workflows/workspaces';
+import { FailureType } from '../../core/failures';
+import { provisionWorkspace } from '../../workflows/workspaces';
 import {
   createTestContext,
   eventually,
@@ -20,7 +22,9 @@ type Step =
   | 'snapshotBaseSchema'
   | 'activateWorkspace';
 
-function fakeActivities(options: { failAt?: Step; hangAt?: Step; flakyCompensation?: number } = {}) {
+function fakeActivities(
+  options: { failAt?: Step; hangAt?: Step; flakyCompensation?: number; abandoned?: boolean } = {},
+) {
   const calls: string[] = [];
   let compensationFailures = options.flakyCompensation ?? 0;
   const step = <T>(name: Step, result?: T) =>
@@ -39,7 +43,11 @@ function fakeActivities(options: { failAt?: Step; hangAt?: Step; flakyCompensati
       }
       calls.push(input.reason ? `${name}(${input.reason})` : name);
     };
-  const activities: Partial<WorkspaceActivities> = {
+  const activities: Partial<WorkspaceActivities & JobActivities> = {
+    async claimJob() {
+      calls.push('claimJob');
+      return { abandoned: options.abandoned ?? false };
+    },
     claimWorkspace: step('claimWorkspace', { baseId: 'appAAAAAAAAAAAAAA' }),
     checkAirtableConnection: step('checkAirtableConnection'),
     verifyAirtableAccess: step('verifyAirtableAccess', { tableCount: 2 }),
@@ -61,7 +69,7 @@ describe('provisionWorkspace saga', () => {
 
   async function run(activities: object, taskQueue = uniqueTaskQueue('saga')) {
     return withWorker(ctx, { taskQueue, activities }, () =>
-      ctx.client.workflow.execute('provisionWorkspace', {
+      ctx.client.workflow.execute(provisionWorkspace, {
         taskQueue,
         workflowId: `test-provision-${randomUUID()}`,
         args: [{ workspaceId: randomUUID(), userId: randomUUID() }],
@@ -73,6 +81,7 @@ describe('provisionWorkspace saga', () => {
     const { calls, activities } = fakeActivities();
     const result = await run(activities);
     expect(calls).toEqual([
+      'claimJob',
       'claimWorkspace',
       'checkAirtableConnection',
       'verifyAirtableAccess',
@@ -104,10 +113,18 @@ describe('provisionWorkspace saga', () => {
     const error = await run(activities).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkflowFailedError);
     const cause = (error as WorkflowFailedError).cause as ApplicationFailure;
-    expect(cause.type).toBe(PROVISIONING_FAILED);
+    expect(cause.type).toBe(FailureType.provisioningFailed);
     expect(cause.message).toBe(`${failAt} broke`);
     const failedAt = calls.indexOf(failAt);
     expect(calls.slice(failedAt + 1)).toEqual(undo);
+  });
+
+  it('ends at its claim, touching nothing, when the API abandoned the job', async () => {
+    const { calls, activities } = fakeActivities({ abandoned: true });
+    const error = await run(activities).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect(((error as WorkflowFailedError).cause as ApplicationFailure).type).toBe(FailureType.jobAbandoned);
+    expect(calls).toEqual(['claimJob']);
   });
 
   it('retries a compensation until it succeeds', async () => {
@@ -122,7 +139,7 @@ describe('provisionWorkspace saga', () => {
     const taskQueue = uniqueTaskQueue('saga-cancel');
     const workflowId = `test-provision-${randomUUID()}`;
     await withWorker(ctx, { taskQueue, activities }, async () => {
-      const handle = await ctx.client.workflow.start('provisionWorkspace', {
+      const handle = await ctx.client.workflow.start(provisionWorkspace, {
         taskQueue,
         workflowId,
         args: [{ workspaceId: randomUUID(), userId: randomUUID() }],

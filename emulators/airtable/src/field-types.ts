@@ -14,7 +14,13 @@ export const TEXT_TYPES: ReadonlySet<string> = new Set([
 ]);
 
 /** Numeric types: the cell is a number. */
-export const NUMBER_TYPES: ReadonlySet<string> = new Set(['number', 'currency', 'percent', 'rating', 'duration']);
+export const NUMBER_TYPES: ReadonlySet<string> = new Set([
+  'number',
+  'currency',
+  'percent',
+  'rating',
+  'duration',
+]);
 
 /** Types Airtable computes; it refuses writes to them. */
 export const COMPUTED_TYPES: ReadonlySet<string> = new Set([

@@ -1,9 +1,4 @@
-import {
-  DEFAULT_LIMITS,
-  startAirtableEmulator,
-  type AirtableEmulator,
-  type EmulatorSeed,
-} from '../src';
+import { DEFAULT_LIMITS, startAirtableEmulator, type AirtableEmulator, type EmulatorSeed } from '../src';
 import {
   BASE_ID,
   OTHER_BASE_ID,

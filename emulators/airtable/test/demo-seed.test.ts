@@ -1,9 +1,4 @@
-import {
-  DEMO_BASE_ID,
-  buildDemoSeed,
-  startAirtableEmulator,
-  type AirtableEmulator,
-} from '../src';
+import { DEMO_BASE_ID, buildDemoSeed, startAirtableEmulator, type AirtableEmulator } from '../src';
 import { TOKEN, call, type Loose } from './helpers';
 
 describe('demo seed', () => {

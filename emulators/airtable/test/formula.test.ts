@@ -1,10 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { SUPPORTED_FUNCTIONS, type AirtableEmulator } from '../src';
-import {
-  FormulaSyntaxError,
-  UnknownFieldsError,
-  compileFormula,
-} from '../src/formula/evaluate';
+import { FormulaSyntaxError, UnknownFieldsError, compileFormula } from '../src/formula/evaluate';
 import { tokenize } from '../src/formula/parser';
 import { formulaDate, type FormulaValue } from '../src/formula/values';
 import { BASE_ID, call, client, query, startConformanceEmulator } from './helpers';

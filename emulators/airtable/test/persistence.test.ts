@@ -70,8 +70,10 @@ describe('persistence', () => {
     try {
       expect(existsSync(file)).toBe(true);
       await call(emulator, 'POST', `/v0/${BASE_ID}/Tasks`, { fields: { Title: 'Soon on disk' } });
-      await sleep(400);
-      const saved = JSON.parse(readFileSync(file, 'utf8'));
+      // Saved while the emulator runs (the write is debounced): waited for, however slow the machine.
+      const read = () => JSON.parse(readFileSync(file, 'utf8'));
+      while (!JSON.stringify(read()).includes('Soon on disk')) await sleep(20);
+      const saved = read();
       expect(saved.format).toBe('airtable-emulator-state');
       expect(JSON.stringify(saved)).toContain('Soon on disk');
     } finally {

@@ -1,0 +1,26 @@
+import type { Client } from '@temporalio/client';
+import type { Pool } from 'pg';
+import type { AppConfig } from '../core/config';
+import type { Logger } from '../core/logger';
+import type { ChangeSetService } from '../domain/change-sets/service';
+import type { JobService } from '../domain/jobs/service';
+import type { Sessions } from '../domain/users/sessions';
+import type { WorkspaceService } from '../domain/workspaces/service';
+
+/** The domain services the routes call; built once by the composition root (`api/main.ts`, or tests). */
+export interface ApiServices {
+  sessions: Sessions;
+  workspaces: WorkspaceService;
+  jobs: JobService;
+  changeSets: ChangeSetService;
+}
+
+/** What the API needs. */
+export interface ApiDeps {
+  services: ApiServices;
+  /** Readiness checks only: the routes reach Postgres and Temporal through services. */
+  pool: Pool;
+  temporalClient: Client;
+  config: Pick<AppConfig, 'corsOrigins' | 'loginRateLimitPerMinute'>;
+  logger: Logger;
+}
