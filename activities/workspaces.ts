@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { ConnectionDeps } from '../domain/workspaces/connection';
+import { endWorkspaceJobs } from '../domain/jobs/workspace-jobs';
 import { createWorkspaceProvisioning } from '../domain/workspaces/provisioning';
 import { classify } from './classify';
 import { heartbeatWhile } from './heartbeat';
@@ -67,6 +68,23 @@ export function createWorkspaceActivities(deps: WorkspaceActivityDeps) {
 
     async markWorkspaceDeprovisioning(input: { workspaceId: string }): Promise<{ exists: boolean }> {
       return steps.markDeprovisioning(input.workspaceId);
+    },
+
+    /**
+     * Cancels the workspace's other jobs and waits until they have closed (a change set compensates
+     * first), heartbeating meanwhile; jobs never started are abandoned.
+     */
+    async endWorkspaceJobs(input: {
+      workspaceId: string;
+      except: string;
+    }): Promise<{ cancelled: number; abandoned: number }> {
+      const client = deps.temporalClient;
+      if (!client) throw new Error('endWorkspaceJobs needs a Temporal client');
+      const context = Context.current();
+      return endWorkspaceJobs({ pool: deps.pool, client }, input.workspaceId, {
+        except: input.except,
+        onWait: () => context.heartbeat(),
+      });
     },
 
     /** Deletes the workspace's Temporal Schedules (scheduled syncs); their ids start with `workspace-<id>-`. */

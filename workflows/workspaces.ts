@@ -3,8 +3,10 @@ import {
   defineQuery,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { WorkspaceActivities } from '../activities/workspaces';
 import { FailureType, failureReason, platformFailure } from '../core/failures';
@@ -60,6 +62,13 @@ const airtableSteps = proxyActivities<WorkspaceActivities>({
 const untilDone = proxyActivities<WorkspaceActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+});
+
+// Waits for the workspace's other jobs to end: as long as their compensations take, heartbeating.
+const jobsEnding = proxyActivities<WorkspaceActivities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
 /**
@@ -126,7 +135,8 @@ export interface DeprovisionWorkspaceInput {
 
 /**
  * Removes a workspace: schedules first (so no sync starts against a half-deleted workspace), then
- * the secret, then the rows. Every step is idempotent, so the workflow only moves forward.
+ * its running jobs (cancelled, and waited for while they compensate), then the secret, then the
+ * rows. Every step is idempotent, so the workflow only moves forward.
  */
 export async function deprovisionWorkspace(
   input: DeprovisionWorkspaceInput,
@@ -137,6 +147,10 @@ export async function deprovisionWorkspace(
   const { exists } = await untilDone.markWorkspaceDeprovisioning({ workspaceId });
   if (!exists) return { workspaceId, schedulesDeleted: 0 };
   const { deleted } = await untilDone.deleteWorkspaceSchedules({ workspaceId });
+  // The workspace's other jobs end first (a change set undoes what it applied): its journal and its
+  // connection must outlive it. No new job starts meanwhile: the workspace is no longer active.
+  if (patched('end-jobs-before-deprovisioning'))
+    await jobsEnding.endWorkspaceJobs({ workspaceId, except: workflowInfo().workflowId });
   await untilDone.eraseAirtableConnection({ workspaceId });
   await untilDone.deleteWorkspaceRecords({ workspaceId });
   return { workspaceId, schedulesDeleted: deleted };

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { metaOptions, baseRecords, type AirtableAccess } from '../../airtable/access';
+import { backOff } from 'exponential-backoff';
 import { AirtableApiError } from '../../airtable/errors';
 import type { AirtableTableSchema } from '../../airtable/meta';
 import type { AirtableRecords } from '../../airtable/records';
+import canonicalJson from 'safe-stable-stringify';
 import { sha256 } from '../../core/crypto';
 import { ServiceError } from '../../core/errors';
 import { withTransaction } from '../../db/pool';
@@ -31,6 +33,9 @@ export interface ChangeSetServiceDeps {
 /** Most issues listed in one answer; the message gives the full count. */
 const MAX_LISTED_ISSUES = 200;
 
+/** How long validation may keep retrying Airtable reads before it gives up. */
+const VALIDATION_RETRY_BUDGET_MS = 15_000;
+
 /** Change sets: validated in full before anything is recorded, then applied by `applyChangeSet`. */
 export function createChangeSetService(deps: ChangeSetServiceDeps) {
   const { pool } = deps;
@@ -49,12 +54,20 @@ export function createChangeSetService(deps: ChangeSetServiceDeps) {
       idempotencyKey?: string;
     }): Promise<{ jobId: string; existing: boolean }> {
       const { workspace, userId } = request;
+      const deadline = Date.now() + VALIDATION_RETRY_BUDGET_MS;
       const jobId = request.idempotencyKey
         ? `changeset-${sha256(`${userId}\n${request.idempotencyKey}`).slice(0, 32)}`
         : `changeset-${randomUUID()}`;
       const job = { jobId, kind: 'changeset.apply', workspaceId: workspace.id, userId } as const;
+      const requestDigest = request.idempotencyKey ? sha256(canonicalJson(request.steps)) : undefined;
       if (request.idempotencyKey) {
         const earlier = await jobs.getOwnedJob(pool, jobId, userId);
+        if (earlier?.requestDigest && earlier.requestDigest !== requestDigest)
+          throw new ServiceError(
+            422,
+            'idempotency_key_reused',
+            'This Idempotency-Key was already used for a different change set; use a new key for a new change set',
+          );
         if (earlier && earlier.status !== 'abandoned') return { jobId, existing: true };
         if (earlier) {
           // The first submission was refused with 503 after it was recorded: start it now.
@@ -80,14 +93,19 @@ export function createChangeSetService(deps: ChangeSetServiceDeps) {
       if (planned.issues.some((i) => SCHEMA_ISSUE_CODES.has(i.code))) {
         const meta = metaOptions(deps.airtable, connection.token);
         deps.airtable.schemas.invalidate(connection.baseId);
-        schema = await airtableCall(() => deps.airtable.schemas.get(meta, connection.baseId));
+        schema = await airtableCall(() => deps.airtable.schemas.get(meta, connection.baseId), deadline);
         await workspaces.saveSchemaSnapshot(pool, workspace.id, connection.baseId, schema);
         planned = planChangeSet(request.steps, schema);
       }
       const issues = [...planned.issues];
       if (issues.length === 0)
         issues.push(
-          ...(await missingRecords(baseRecords(deps.airtable, connection), schema, planned.references)),
+          ...(await missingRecords(
+            baseRecords(deps.airtable, connection),
+            schema,
+            planned.references,
+            deadline,
+          )),
         );
       if (issues.length > 0) {
         throw new ServiceError(
@@ -99,7 +117,17 @@ export function createChangeSetService(deps: ChangeSetServiceDeps) {
       }
 
       await withTransaction(pool, async (tx) => {
-        await jobs.insertJob(tx, { id: jobId, kind: job.kind, workspaceId: workspace.id, userId });
+        // Deprovisioning ends the workspace's jobs after it marks it: a job recorded here is either
+        // seen by it, or refused because the workspace is no longer active.
+        if (!(await workspaces.lockActiveWorkspace(tx, workspace.id)))
+          throw new ServiceError(409, 'workspace_not_active', 'The workspace is no longer active');
+        await jobs.insertJob(tx, {
+          id: jobId,
+          kind: job.kind,
+          workspaceId: workspace.id,
+          userId,
+          requestDigest,
+        });
         await journal.insertChangeSet(tx, {
           id: jobId,
           workspaceId: workspace.id,
@@ -120,6 +148,7 @@ async function missingRecords(
   records: AirtableRecords,
   schema: AirtableTableSchema[],
   references: RecordReference[],
+  deadline: number,
 ): Promise<ChangeSetIssue[]> {
   const byTable = new Map<string, Set<string>>();
   for (const ref of references) {
@@ -130,8 +159,9 @@ async function missingRecords(
   for (const [tableId, ids] of byTable) {
     const table = schema.find((t) => t.id === tableId);
     const primary = table?.fields.find((f) => f.id === table.primaryFieldId)?.name;
-    const found = await airtableCall(() =>
-      readRecordsById(records, tableId, [...ids], primary ? [primary] : undefined),
+    const found = await airtableCall(
+      () => readRecordsById(records, tableId, [...ids], primary ? [primary] : undefined),
+      deadline,
     );
     for (const id of found.keys()) existing.add(`${tableId}/${id}`);
   }
@@ -152,10 +182,22 @@ async function missingRecords(
     });
 }
 
-/** Airtable trouble while validating is not the caller's fault: 502/503, or 409 if access was lost. */
-async function airtableCall<T>(call: () => Promise<T>): Promise<T> {
+/**
+ * An Airtable read while validating: 5xx and network errors are retried with jittered exponential
+ * backoff while the request's budget lasts (one Airtable hiccup must not refuse a change set); what
+ * remains is not the caller's fault: 502/503, or 409 if access was lost.
+ */
+async function airtableCall<T>(call: () => Promise<T>, deadline: number): Promise<T> {
   try {
-    return await call();
+    return await backOff(call, {
+      startingDelay: 200,
+      timeMultiple: 2,
+      maxDelay: 3_000,
+      jitter: 'full',
+      numOfAttempts: 10,
+      retry: (err: unknown) =>
+        err instanceof AirtableApiError && (err.status >= 500 || err.status === 0) && Date.now() < deadline,
+    });
   } catch (err) {
     if (!(err instanceof AirtableApiError)) throw err;
     if (err.status === 401 || err.status === 403)

@@ -17,11 +17,14 @@ export interface JobRecord {
   workspaceId: string | null;
   userId: string;
   status: JobStatus;
+  /** Digest of the request that created the job under an idempotency key. */
+  requestDigest: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
 
-const COLUMNS = `id, kind, workspace_id AS "workspaceId", user_id AS "userId", status, created_at AS "createdAt", updated_at AS "updatedAt"`;
+const COLUMNS = `id, kind, workspace_id AS "workspaceId", user_id AS "userId", status, request_digest AS "requestDigest",
+  created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 /**
  * Records a job as `pending`. Recording the same id again (deterministic ids make requests
@@ -29,12 +32,12 @@ const COLUMNS = `id, kind, workspace_id AS "workspaceId", user_id AS "userId", s
  */
 export async function insertJob(
   db: Queryable,
-  job: { id: string; kind: JobKind; workspaceId: string | null; userId: string },
+  job: { id: string; kind: JobKind; workspaceId: string | null; userId: string; requestDigest?: string },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO jobs (id, kind, workspace_id, user_id) VALUES ($1, $2, $3, $4)
+    `INSERT INTO jobs (id, kind, workspace_id, user_id, request_digest) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (id) DO UPDATE SET status = 'pending', updated_at = now() WHERE jobs.status = 'abandoned'`,
-    [job.id, job.kind, job.workspaceId, job.userId],
+    [job.id, job.kind, job.workspaceId, job.userId, job.requestDigest ?? null],
   );
 }
 

@@ -82,6 +82,18 @@ export async function setWorkspaceStatus(
   return (rowCount ?? 0) > 0;
 }
 
+/**
+ * Whether the workspace is active, holding its row against a change of status until the caller's
+ * transaction ends: a job recorded in that transaction is seen by a deprovisioning that starts later.
+ */
+export async function lockActiveWorkspace(db: Queryable, id: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `SELECT 1 FROM workspaces WHERE id = $1 AND status = 'active' FOR SHARE`,
+    [id],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
 export async function deleteWorkspace(db: Queryable, id: string): Promise<void> {
   // Connections and schema snapshots go with it (ON DELETE CASCADE).
   await db.query(`DELETE FROM workspaces WHERE id = $1`, [id]);

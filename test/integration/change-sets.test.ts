@@ -17,7 +17,7 @@ import { opsSeed } from '../support/seeds';
 
 const TOKEN = 'patChangeSetTests.0123456789abcdef';
 const TABLES = ['Clients', 'Projects', 'Tasks'];
-const BASES = Array.from({ length: 10 }, (_, i) => `appOPSchangeSet${String(i).padStart(2, '0')}`);
+const BASES = Array.from({ length: 14 }, (_, i) => `appOPSchangeSet${String(i).padStart(2, '0')}`);
 
 describe('change sets, end to end', () => {
   let platform: TestPlatform;
@@ -293,6 +293,69 @@ describe('change sets, end to end', () => {
     expect(again.body.job.id).toBe(first.body.job.id);
     await settledJob(app, user.auth, first.body.job.id);
   }, 60_000);
+
+  it('refuses the same Idempotency-Key with another change set (422), applying only the first', async () => {
+    const { baseId, workspaceId, ids } = await freshWorkspace();
+    const key = 'weekly-2026-11-29';
+    const first = await submit(workspaceId, [fourSteps(ids)[1]], { 'Idempotency-Key': key }).expect(202);
+    const other = await submit(workspaceId, [fourSteps(ids)[0]], { 'Idempotency-Key': key }).expect(422);
+    expect(other.body.error.code).toBe('idempotency_key_reused');
+    // The same set with its keys in another order is the same request.
+    const { table, action, records } = fourSteps(ids)[1] as {
+      table: string;
+      action: string;
+      records: object[];
+    };
+    const reordered = [
+      { records: records.map((r) => Object.fromEntries(Object.entries(r).reverse())), action, table },
+    ];
+    await submit(workspaceId, reordered, { 'Idempotency-Key': key }).expect(200);
+    await settledJob(app, user.auth, first.body.job.id);
+    expect(
+      emulator.listRecords(baseId, 'Projects').filter((p) => String(p.fields.Name).startsWith('New project')),
+    ).toHaveLength(0);
+  }, 60_000);
+
+  it('retries a validation read Airtable answered 503, and accepts the set', async () => {
+    const { workspaceId, ids } = await freshWorkspace();
+    emulator.setFaults({ rules: [{ operation: 'list', table: 'Tasks', times: 2, status: 503 }] });
+    try {
+      const submitted = await submit(workspaceId, [fourSteps(ids)[1]]).expect(202);
+      expect(await settledJob(app, user.auth, submitted.body.job.id)).toMatchObject({ status: 'completed' });
+    } finally {
+      emulator.setFaults({});
+    }
+  }, 60_000);
+
+  it('deleting the workspace mid-way undoes the change set first: the base ends as before', async () => {
+    const { baseId, workspaceId, ids } = await freshWorkspace();
+    const before = readBase(emulator, baseId, TABLES);
+    const steps = fourSteps(ids);
+    steps[0]!.records = Array.from({ length: 300 }, (_, i) => ({
+      fields: { Name: `Bulk ${i}`, Status: 'Done', Budget: i, Client: [ids.Globex] },
+    }));
+    const submitted = await submit(workspaceId, steps).expect(202);
+    const jobId = submitted.body.job.id as string;
+    await eventually(
+      async () => {
+        const res = await request(app).get(`/api/v1/jobs/${jobId}`).set(user.auth).expect(200);
+        const applied = res.body.progress?.recordsApplied ?? 0;
+        return applied >= 30 && applied < 300 ? res.body : undefined;
+      },
+      120_000,
+      100,
+    );
+    const deleted = await request(app).delete(`/api/v1/workspaces/${workspaceId}`).set(user.auth).expect(202);
+    // No new change set is accepted while the workspace goes.
+    await submit(workspaceId, [fourSteps(ids)[1]]).expect((res) => expect([404, 409]).toContain(res.status));
+
+    expect(await settledJob(app, user.auth, deleted.body.job.id, 120_000)).toMatchObject({
+      status: 'completed',
+    });
+    expect((await settledJob(app, user.auth, jobId)).status).toBe('cancelled');
+    expect(readBase(emulator, baseId, TABLES)).toEqual(before);
+    await request(app).get(`/api/v1/workspaces/${workspaceId}`).set(user.auth).expect(404);
+  }, 180_000);
 
   describe('a bad change set gets 400 with details and starts nothing', () => {
     let workspaceId: string;
