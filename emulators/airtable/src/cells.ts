@@ -151,7 +151,7 @@ export class CellWriter {
       modified: {},
       autoNumber: this.store.takeAutoNumber(this.txn, table),
       createdBy: this.options.user,
-      commentCount: 0,
+      comments: [],
     };
     this.store.insertRecord(this.txn, this.base, table, record);
     return record;

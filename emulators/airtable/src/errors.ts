@@ -30,6 +30,24 @@ export const errors = {
     typedError(403, 'INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND', PERMISSION_MESSAGE),
   /** Record endpoints answer a bare string (seen in clients). */
   recordNotFound: () => new ApiError(404, { error: 'NOT_FOUND' }),
+  /**
+   * A comment id that is not a comment of the record in the URL. Airtable does not document this
+   * body; the emulator answers it like the record endpoints the comment routes hang off.
+   */
+  commentNotFound: () => new ApiError(404, { error: 'NOT_FOUND' }),
+  /** Editing or deleting another user's comment (Airtable: only its author may). */
+  notCommentAuthor: (verb: 'update' | 'delete') =>
+    typedError(403, 'INVALID_PERMISSIONS', `You are not permitted to ${verb} a comment made by another user`),
+  /**
+   * The first field of a new table is not a type a primary field may have. The type string is not
+   * documented by Airtable; the status is.
+   */
+  invalidPrimaryField: (name: string, type: string) =>
+    typedError(
+      422,
+      'INVALID_FIELD_TYPE_FOR_PRIMARY_FIELD',
+      `Field "${name}" cannot be the primary field of a table: type ${type} is not supported as a primary field`,
+    ),
   /** The meta API, and routes that do not exist under it, answer the object form. */
   metaNotFound: () => new ApiError(404, { error: { type: 'NOT_FOUND' } }),
   /**

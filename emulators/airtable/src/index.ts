@@ -22,6 +22,7 @@ export type {
   EmulatorRequestLogEntry,
   EmulatorSeed,
   EmulatorSeedBase,
+  EmulatorSeedComment,
   EmulatorSeedField,
   EmulatorSeedRecord,
   EmulatorSeedTable,

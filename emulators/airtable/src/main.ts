@@ -129,6 +129,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(
+    `${err instanceof Error && err.name === 'SeedError' ? `invalid seed: ${message}` : message}\n`,
+  );
   process.exit(1);
 });

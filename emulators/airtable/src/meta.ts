@@ -1,6 +1,15 @@
 import { compileFieldFormula, forgetCompiledFormulas } from './cells';
 import { errors, typedError } from './errors';
-import { COMPUTED_TYPES, KNOWN_TYPES, SELECT_COLORS, isCreatableType } from './field-types';
+import {
+  COMPUTED_TYPES,
+  DEFAULT_DATE_TIME_OPTIONS,
+  DateOptionsError,
+  KNOWN_TYPES,
+  PRIMARY_FIELD_TYPES,
+  SELECT_COLORS,
+  completeDateOptions,
+  isCreatableType,
+} from './field-types';
 import { rewriteFieldReferences } from './formula/parser';
 import { DEFAULT_VIEW_NAME } from './seed';
 import {
@@ -37,6 +46,55 @@ const RESULT_FOR_KIND = {
   unknown: { type: 'singleLineText' },
 } as const;
 
+/** The date options of a field or of a computed field's `result`, completed; unusable ones are kept as stored. */
+function completedOrAsIs(
+  type: string,
+  options: Record<string, unknown> | undefined,
+): Record<string, unknown> | undefined {
+  if (type !== 'date' && type !== 'dateTime') return options;
+  try {
+    return completeDateOptions(type, options, true);
+  } catch (err) {
+    if (err instanceof DateOptionsError) return options;
+    throw err;
+  }
+}
+
+const DEFAULT_TIME_RESULT = {
+  type: 'dateTime',
+  options: {
+    dateFormat: { name: DEFAULT_DATE_TIME_OPTIONS.dateFormat },
+    timeFormat: { name: DEFAULT_DATE_TIME_OPTIONS.timeFormat },
+    timeZone: DEFAULT_DATE_TIME_OPTIONS.timeZone,
+  },
+};
+
+/**
+ * A copy of the field's options with `dateFormat.format` / `timeFormat.format` always present, as
+ * Airtable returns them: on date and dateTime fields, and on the date `result` of computed fields
+ * (created and last-modified times always have one).
+ */
+function withDateFormats(field: FieldState): Record<string, unknown> | undefined {
+  let options = field.options ? structuredClone(field.options) : undefined;
+  options = completedOrAsIs(field.type, options);
+  if ((field.type === 'createdTime' || field.type === 'lastModifiedTime') && !options?.result)
+    options = { ...(options ?? {}), result: structuredClone(DEFAULT_TIME_RESULT) };
+  const result = options?.result;
+  if (typeof result === 'object' && result !== null && !Array.isArray(result)) {
+    const { type, options: resultOptions } = result as { type?: unknown; options?: unknown };
+    if (type === 'date' || type === 'dateTime') {
+      const completed = completedOrAsIs(
+        type,
+        typeof resultOptions === 'object' && resultOptions !== null
+          ? (resultOptions as Record<string, unknown>)
+          : undefined,
+      );
+      options = { ...options, result: { ...result, options: completed } };
+    }
+  }
+  return options;
+}
+
 /** A field as the meta API describes it, with computed options filled in. */
 export function describeField(
   store: EmulatorStore,
@@ -45,7 +103,7 @@ export function describeField(
 ): Record<string, unknown> {
   const out: Record<string, unknown> = { id: field.id, name: field.name, type: field.type };
   if (field.description) out.description = field.description;
-  let options = field.options ? structuredClone(field.options) : undefined;
+  let options = withDateFormats(field);
   if (field.type === 'formula') {
     const formula = typeof options?.formula === 'string' ? options.formula : '';
     try {
@@ -203,16 +261,14 @@ function checkOptions(
       break;
     }
     case 'date':
-      need(typeof options?.dateFormat === 'object' && options.dateFormat !== null, 'dateFormat is required');
-      break;
     case 'dateTime':
-      need(
-        typeof options?.dateFormat === 'object' &&
-          typeof options?.timeFormat === 'object' &&
-          typeof options?.timeZone === 'string',
-        'dateFormat, timeFormat and timeZone are required',
-      );
-      break;
+      // The name is required, the format optional (it must match the name when given).
+      try {
+        return completeDateOptions(spec.type, options, false);
+      } catch (err) {
+        if (err instanceof DateOptionsError) throw invalidOptions(spec.type, err.message);
+        throw err;
+      }
     case 'multipleRecordLinks': {
       need(typeof options?.linkedTableId === 'string', 'linkedTableId is required');
       const linked = base.tables.find((t) => t.id === options!.linkedTableId);
@@ -295,6 +351,8 @@ export function createTable(call: MetaCall, base: BaseState): unknown {
   if (!Array.isArray(body.fields) || body.fields.length === 0)
     throw errors.invalidRequest('Invalid request: a table needs at least one field.');
   const specs = body.fields.map(readFieldSpec);
+  const primary = specs[0]!;
+  if (!PRIMARY_FIELD_TYPES.has(primary.type)) throw errors.invalidPrimaryField(primary.name, primary.type);
   const names = new Set<string>();
   for (const spec of specs) {
     const key = spec.name.toLowerCase();
@@ -391,6 +449,23 @@ export function updateField(call: MetaCall, table: TableState, field: FieldState
       `The options of a ${field.type} field cannot be changed`,
     );
   }
+  if (body.options !== undefined && (field.type === 'date' || field.type === 'dateTime')) {
+    try {
+      completeDateOptions(
+        field.type,
+        { ...(field.options ?? {}), ...(body.options as Record<string, unknown>) },
+        true,
+      );
+    } catch (err) {
+      if (err instanceof DateOptionsError)
+        throw typedError(
+          422,
+          'INVALID_FIELD_TYPE_OPTIONS',
+          `Invalid options for field type ${field.type}: ${err.message}`,
+        );
+      throw err;
+    }
+  }
   call.store.transaction((txn) => {
     const before = structuredClone({
       name: field.name,
@@ -424,7 +499,9 @@ function mergeOptions(
   field: FieldState,
   patch: Record<string, unknown>,
 ): Record<string, unknown> {
-  const next = { ...(field.options ?? {}), ...structuredClone(patch) };
+  let next = { ...(field.options ?? {}), ...structuredClone(patch) };
+  // Checked before the change is applied, so this cannot throw here.
+  if (field.type === 'date' || field.type === 'dateTime') next = completeDateOptions(field.type, next, true);
   if ((field.type === 'singleSelect' || field.type === 'multipleSelects') && Array.isArray(patch.choices)) {
     // Choices keep their ids (and so the cells that use them) when named by id or by name.
     const current = choicesOf(field);

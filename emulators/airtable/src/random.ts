@@ -39,8 +39,8 @@ export class SeededRandom {
 
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
-/** Airtable ids are a 3-letter prefix and 14 characters: `app…`, `tbl…`, `fld…`, `rec…`, `viw…`, `sel…`, `att…`, `usr…`, `itr…`. */
-export type IdPrefix = 'app' | 'tbl' | 'fld' | 'rec' | 'viw' | 'sel' | 'att' | 'usr' | 'itr';
+/** Airtable ids are a 3-letter prefix and 14 characters: `app…`, `tbl…`, `fld…`, `rec…`, `viw…`, `sel…`, `att…`, `usr…`, `itr…`, `com…`. */
+export type IdPrefix = 'app' | 'tbl' | 'fld' | 'rec' | 'viw' | 'sel' | 'att' | 'usr' | 'itr' | 'com';
 
 export const ID_BODY_LENGTH = 14;
 

@@ -91,14 +91,24 @@ function checkListParams(params: ListParams): ListParams {
   return params;
 }
 
+const isRecordMetadataKey = (key: string): boolean =>
+  key === 'recordMetadata[]' || /^recordMetadata\[\d+\]$/.test(key);
+
+/** `recordMetadata[]=commentCount` (or `recordMetadata[0]=…`) from a query string. */
+function recordMetadataFromQuery(query: URLSearchParams): string[] {
+  const metadata: string[] = [];
+  for (const [key, value] of query) if (isRecordMetadataKey(key)) metadata.push(value);
+  return metadata;
+}
+
 /** `GET /v0/{base}/{table}` parameters, in Airtable's bracket notation. */
 export function listParamsFromQuery(query: URLSearchParams): ListParams {
   const fields: string[] = [];
-  const metadata: string[] = [];
+  const metadata = recordMetadataFromQuery(query);
   const sorts = new Map<number, { field?: string; direction?: string }>();
   for (const [key, value] of query) {
     if (key === 'fields[]' || /^fields\[\d+\]$/.test(key)) fields.push(value);
-    else if (key === 'recordMetadata[]' || /^recordMetadata\[\d+\]$/.test(key)) metadata.push(value);
+    else if (isRecordMetadataKey(key)) continue;
     else {
       const match = /^sort\[(\d+)\]\[(field|direction)\]$/.exec(key);
       if (match) {
@@ -323,7 +333,7 @@ export function renderRecord(
     createdTime: new Date(record.createdTime).toISOString(),
     fields,
   };
-  if (options.commentCount) out.commentCount = record.commentCount;
+  if (options.commentCount) out.commentCount = record.comments.length;
   return out;
 }
 
@@ -429,13 +439,14 @@ export function getRecord(call: RecordCall, recordId: string): Record<string, un
     timeZone: call.query.get('timeZone') ?? undefined,
     userLocale: call.query.get('userLocale') ?? undefined,
     returnFieldsByFieldId: parseBoolean(call.query.get('returnFieldsByFieldId') ?? undefined),
-    recordMetadata: [],
+    recordMetadata: recordMetadataFromQuery(call.query),
   });
   return renderRecord(new RecordReader(call.store, call.base, call.now), table, record, {
     cellFormat: params.cellFormat,
     timeZone: params.timeZone,
     userLocale: params.userLocale,
     byFieldId: params.returnFieldsByFieldId,
+    commentCount: params.recordMetadata.includes('commentCount'),
   });
 }
 

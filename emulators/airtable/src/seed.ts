@@ -1,19 +1,20 @@
-import { CellWriter } from './cells';
-import { SELECT_COLORS } from './field-types';
+import { CellWriter, collaboratorForToken } from './cells';
+import { DateOptionsError, PRIMARY_FIELD_TYPES, SELECT_COLORS, completeDateOptions } from './field-types';
 import { rewriteFieldReferences } from './formula/parser';
-import { isAirtableId } from './random';
+import { isAirtableId, type IdPrefix } from './random';
 import {
   Transaction,
   choicesOf,
   type BaseState,
   type Collaborator,
+  type CommentState,
   type EmulatorStore,
   type FieldState,
   type RecordState,
   type TableState,
   type ViewState,
 } from './store';
-import type { EmulatorSeed, EmulatorSeedField } from './types';
+import type { EmulatorSeed, EmulatorSeedComment, EmulatorSeedField } from './types';
 
 /** Thrown for a seed the emulator cannot serve; the message names the offending part. */
 export class SeedError extends Error {
@@ -64,6 +65,12 @@ export function loadSeed(store: EmulatorStore, seed: EmulatorSeed, now: number, 
           ...(f.options ? { options: structuredClone(f.options) } : {}),
         };
       });
+      const primary = fields[0]!;
+      if (!PRIMARY_FIELD_TYPES.has(primary.type)) {
+        throw new SeedError(
+          `table ${seedTable.name}: its first field ${primary.name} is the primary field, which cannot be of type ${primary.type} (allowed: ${[...PRIMARY_FIELD_TYPES].join(', ')})`,
+        );
+      }
       const seen = new Set<string>();
       for (const f of fields) {
         const key = f.name.toLowerCase();
@@ -123,7 +130,7 @@ export function loadSeed(store: EmulatorStore, seed: EmulatorSeed, now: number, 
         throw new SeedError(`record ${seedRecord.id ?? ''} has an invalid createdTime`);
       const id = takeId(store, seedRecord.id, 'rec', `a record of ${table.name}`);
       const record = writer.createRecord(table, id, createdTime);
-      record.commentCount = seedRecord.commentCount ?? 0;
+      record.comments = seedComments(store, record.id, seedRecord, createdTime, user);
       writes.push(() => {
         try {
           writer.writeFields(table, record, seedRecord.fields ?? {}, false, createdTime);
@@ -140,10 +147,71 @@ export function loadSeed(store: EmulatorStore, seed: EmulatorSeed, now: number, 
   for (const write of writes) write();
 }
 
+/** A record's seeded comments, plus placeholders up to a larger `commentCount`. */
+function seedComments(
+  store: EmulatorStore,
+  recordId: string,
+  seedRecord: { comments?: EmulatorSeedComment[]; commentCount?: number },
+  recordCreated: number,
+  user: Collaborator,
+): CommentState[] {
+  const what = `record ${recordId}`;
+  if (seedRecord.comments !== undefined && !Array.isArray(seedRecord.comments))
+    throw new SeedError(`${what}: comments must be an array`);
+  const count = seedRecord.commentCount ?? 0;
+  if (!Number.isInteger(count) || count < 0)
+    throw new SeedError(`${what}: commentCount must be a whole number`);
+  const time = (value: string | undefined, fallback: number, name: string): number => {
+    if (value === undefined) return fallback;
+    const ms = Date.parse(value);
+    if (Number.isNaN(ms)) throw new SeedError(`${what}: a comment has an invalid ${name}`);
+    return ms;
+  };
+  const comments: CommentState[] = (seedRecord.comments ?? []).map((c) => {
+    if (typeof c?.text !== 'string' || c.text === '')
+      throw new SeedError(`${what}: every comment needs a non-empty text`);
+    let author = user;
+    if (c.author !== undefined) {
+      if (typeof c.author?.email !== 'string')
+        throw new SeedError(`${what}: a comment author needs an email`);
+      author = {
+        id: c.author.id ?? collaboratorForToken(c.author.email).id,
+        email: c.author.email,
+        name: c.author.name ?? c.author.email.split('@')[0]!,
+      };
+    }
+    const createdTime = time(c.createdTime, recordCreated, 'createdTime');
+    return {
+      id: takeId(store, c.id, 'com', `a comment of ${recordId}`),
+      author,
+      text: c.text,
+      createdTime,
+      lastUpdatedTime:
+        c.lastUpdatedTime === undefined ? null : time(c.lastUpdatedTime, createdTime, 'lastUpdatedTime'),
+      ...(c.parentCommentId !== undefined ? { parentCommentId: c.parentCommentId } : {}),
+    };
+  });
+  for (const c of comments) {
+    if (c.parentCommentId !== undefined && !comments.some((p) => p.id === c.parentCommentId))
+      throw new SeedError(`${what}: comment ${c.id} replies to unknown comment ${c.parentCommentId}`);
+  }
+  while (comments.length < count) {
+    comments.push({
+      id: store.ids.next('com'),
+      author: user,
+      text: `Seeded comment ${comments.length + 1}`,
+      createdTime: recordCreated,
+      lastUpdatedTime: null,
+    });
+  }
+  // Oldest first, as they are kept.
+  return comments.sort((a, b) => a.createdTime - b.createdTime);
+}
+
 function takeId(
   store: EmulatorStore,
   given: string | undefined,
-  prefix: 'tbl' | 'fld' | 'rec' | 'viw',
+  prefix: Extract<IdPrefix, 'tbl' | 'fld' | 'rec' | 'viw' | 'com'>,
   what: string,
 ): string {
   if (given === undefined) return store.ids.next(prefix);
@@ -219,6 +287,18 @@ export function resolveFieldOptions(store: EmulatorStore, base: BaseState, table
         field.options = options;
         break;
       }
+      case 'date':
+      case 'dateTime': {
+        // Airtable always returns dateFormat.format (and timeFormat.format): fill them in from the names.
+        try {
+          field.options = completeDateOptions(field.type, field.options, true);
+        } catch (err) {
+          if (err instanceof DateOptionsError)
+            throw new SeedError(`${field.type} field ${field.name}: ${err.message}`);
+          throw err;
+        }
+        break;
+      }
       case 'lastModifiedTime': {
         if (Array.isArray(options.referencedFieldIds)) {
           options.referencedFieldIds = (options.referencedFieldIds as string[]).map(
@@ -255,7 +335,14 @@ export interface PersistedState {
   bases: Array<{
     id: string;
     name: string;
-    tables: Array<Omit<TableState, 'records'> & { records: Array<Omit<RecordState, 'tableId'>> }>;
+    tables: Array<
+      Omit<TableState, 'records'> & {
+        /** Files written before comments existed have `commentCount` instead of `comments`. */
+        records: Array<
+          Omit<RecordState, 'tableId' | 'comments'> & { comments?: CommentState[]; commentCount?: number }
+        >;
+      }
+    >;
   }>;
 }
 
@@ -291,8 +378,22 @@ export function restoreState(store: EmulatorStore, saved: PersistedState): void 
       }
       for (const view of table.views) store.ids.reserve(view.id);
       for (const savedRecord of savedTable.records) {
-        const record = { ...savedRecord, tableId: table.id };
+        const { commentCount, comments, ...rest } = savedRecord;
+        const record: RecordState = {
+          ...rest,
+          tableId: table.id,
+          comments:
+            comments ??
+            Array.from({ length: commentCount ?? 0 }, (_, i) => ({
+              id: store.ids.next('com'),
+              author: rest.createdBy,
+              text: `Seeded comment ${i + 1}`,
+              createdTime: rest.createdTime,
+              lastUpdatedTime: null,
+            })),
+        };
         store.ids.reserve(record.id);
+        for (const comment of record.comments) store.ids.reserve(comment.id);
         table.records.push(record);
         base.records.set(record.id, record);
       }

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RecordReader, collaboratorForToken } from './cells';
+import { createComment, deleteComment, listComments, updateComment, type CommentCall } from './comments';
 import { buildDemoSeed } from './demo';
 import { ApiError, errors, typedError } from './errors';
 import { RateLimiter } from './limits';
@@ -136,6 +137,7 @@ const OPERATIONS = new Set<EmulatorOperation>([
   'upsert',
   'delete',
   'meta',
+  'comment',
 ]);
 
 function normalizeFaults(faults: EmulatorFaults): ActiveFaults {
@@ -185,6 +187,7 @@ function normalizeFaultRule(rule: EmulatorFaultRule): Required<EmulatorFaultRule
 /** The operation a record or meta request performs, as fault rules name it. */
 function operationOf(method: string, segments: string[], body: unknown): EmulatorOperation {
   if (segments[1] === 'meta') return 'meta';
+  if (segments[4] === 'comments') return 'comment';
   if (method === 'GET') return segments.length > 3 ? 'get' : 'list';
   if (method === 'POST') return segments[3] === 'listRecords' ? 'list' : 'create';
   if (method === 'DELETE') return 'delete';
@@ -331,6 +334,35 @@ export async function startAirtableEmulator(
     return base;
   }
 
+  /**
+   * Who a comment may mention: the users of the tokens that see the base, and every collaborator
+   * the base shows (record creators and editors, collaborator cells, comment authors).
+   */
+  function baseUsers(base: BaseState): Collaborator[] {
+    const users: Collaborator[] = [];
+    for (const entry of tokens.values()) if (canSee(entry, base.id)) users.push(entry.user);
+    const collaboratorFields = new Set<string>();
+    for (const table of base.tables)
+      for (const field of table.fields)
+        if (field.type === 'singleCollaborator' || field.type === 'multipleCollaborators')
+          collaboratorFields.add(field.id);
+    const add = (value: unknown): void => {
+      if (Array.isArray(value)) for (const item of value) add(item);
+      else if (typeof value === 'object' && value !== null) {
+        const { id, email, name } = value as Partial<Collaborator>;
+        if (typeof id === 'string' && typeof email === 'string')
+          users.push({ id, email, name: typeof name === 'string' ? name : email });
+      }
+    };
+    for (const record of base.records.values()) {
+      users.push(record.createdBy);
+      if (record.lastModifiedBy) users.push(record.lastModifiedBy);
+      for (const fieldId of collaboratorFields) add(record.cells[fieldId]);
+      for (const comment of record.comments) users.push(comment.author);
+    }
+    return users;
+  }
+
   function route(
     method: string,
     segments: string[],
@@ -342,10 +374,32 @@ export async function startAirtableEmulator(
     if (segments[0] !== 'v0') throw errors.recordNotFound();
     if (segments[1] === 'meta') return routeMeta(method, segments.slice(2), query, body, entry);
     const [, baseId, tableName, recordId, ...rest] = segments;
-    if (!baseId || !tableName || rest.length > 0) throw errors.recordNotFound();
+    if (!baseId || !tableName) throw errors.recordNotFound();
+    if (rest.length > 0 && (rest[0] !== 'comments' || rest.length > 2)) throw errors.recordNotFound();
     const base = baseFor(entry, baseId);
     const table = store.findTable(base, tableName);
     if (!table) throw errors.permissionOrModelNotFound();
+    if (rest.length > 0) {
+      const commentCall: CommentCall = {
+        store,
+        base,
+        table,
+        user: entry.user,
+        now,
+        query,
+        body,
+        users: () => baseUsers(base),
+      };
+      const commentId = rest[1];
+      const answer = (value: unknown): Answer => ({ status: 200, body: value });
+      if (commentId === undefined && method === 'GET') return answer(listComments(commentCall, recordId!));
+      if (commentId === undefined && method === 'POST') return answer(createComment(commentCall, recordId!));
+      if (commentId !== undefined && method === 'PATCH')
+        return answer(updateComment(commentCall, recordId!, commentId));
+      if (commentId !== undefined && method === 'DELETE')
+        return answer(deleteComment(commentCall, recordId!, commentId));
+      throw errors.recordNotFound();
+    }
     const call: RecordCall = { store, base, table, user: entry.user, now, query, body };
     if (recordId === undefined) {
       switch (method) {
@@ -394,7 +448,14 @@ export async function startAirtableEmulator(
         body: {
           id: entry.user.id,
           email: entry.user.email,
-          scopes: ['data.records:read', 'data.records:write', 'schema.bases:read', 'schema.bases:write'],
+          scopes: [
+            'data.records:read',
+            'data.records:write',
+            'data.recordComments:read',
+            'data.recordComments:write',
+            'schema.bases:read',
+            'schema.bases:write',
+          ],
         },
       };
     }

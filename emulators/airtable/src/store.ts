@@ -29,6 +29,18 @@ export interface ViewState {
   sort?: Array<{ fieldId: string; direction: 'asc' | 'desc' }>;
 }
 
+/** A comment on a record. Mentions stay in `text` as `@[usr…]` and are resolved when rendered. */
+export interface CommentState {
+  id: string;
+  author: Collaborator;
+  text: string;
+  /** Epoch ms. */
+  createdTime: number;
+  /** Epoch ms of the last edit, or null when never edited. */
+  lastUpdatedTime: number | null;
+  parentCommentId?: string;
+}
+
 /** Cells are stored by field id in their JSON form (selects by choice id); computed cells are not stored. */
 export interface RecordState {
   id: string;
@@ -40,7 +52,8 @@ export interface RecordState {
   autoNumber: number;
   createdBy: Collaborator;
   lastModifiedBy?: Collaborator;
-  commentCount: number;
+  /** Oldest first; `commentCount` is their number. */
+  comments: CommentState[];
 }
 
 export interface TableState {
@@ -199,6 +212,12 @@ export class EmulatorStore {
 
   /** Records a schema change (table or field) so it is undone with the rest of the request. */
   changeSchema(txn: Transaction, apply: () => void, undo: () => void): void {
+    apply();
+    txn.onUndo(undo);
+  }
+
+  /** Any other change (e.g. to a comment), undone with the rest of the request. */
+  change(txn: Transaction, apply: () => void, undo: () => void): void {
     apply();
     txn.onUndo(undo);
   }

@@ -21,7 +21,16 @@ export interface EmulatorFaults {
 }
 
 /** What a record request does, for matching {@link EmulatorFaultRule}s. */
-export type EmulatorOperation = 'list' | 'get' | 'create' | 'update' | 'upsert' | 'delete' | 'meta';
+export type EmulatorOperation =
+  | 'list'
+  | 'get'
+  | 'create'
+  | 'update'
+  | 'upsert'
+  | 'delete'
+  | 'meta'
+  /** Any call under `/{recordId}/comments` (list, create, update, delete a comment). */
+  | 'comment';
 
 /**
  * A fault aimed at particular requests, e.g. "fail the second update of Tasks with a 422" or "apply
@@ -83,6 +92,22 @@ export interface EmulatorSeedField {
   options?: Record<string, unknown>;
 }
 
+/** A comment of a seed record. */
+export interface EmulatorSeedComment {
+  /** @default generated `com…` */
+  id?: string;
+  /** May mention users as `@[usr…]` or `@[email]`. */
+  text: string;
+  /** @default the user of the first token */
+  author?: { id?: string; email: string; name?: string };
+  /** ISO time. @default the record's createdTime */
+  createdTime?: string;
+  /** ISO time of the last edit. @default none (`lastUpdatedTime: null`) */
+  lastUpdatedTime?: string;
+  /** Makes it a threaded reply to another comment of the same record (by id). */
+  parentCommentId?: string;
+}
+
 /** One record of a seed table; `fields` are written as the Web API accepts them (with typecast). */
 export interface EmulatorSeedRecord {
   /** @default generated `rec…` */
@@ -90,7 +115,13 @@ export interface EmulatorSeedRecord {
   /** ISO time. @default the time the emulator loads the seed */
   createdTime?: string;
   fields: Record<string, unknown>;
-  /** @default 0 */
+  /** Comments, oldest first. @default none */
+  comments?: EmulatorSeedComment[];
+  /**
+   * Shorthand for comments without content: when larger than `comments.length`, placeholder comments
+   * ("Seeded comment N", by the first token's user) are added until the record has this many.
+   * @default 0
+   */
   commentCount?: number;
 }
 
