@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import type { AirtableMetaOptions } from './meta';
 import { PostgresPacer, type AirtablePacer, type PacerOptions } from './pacing';
 import { createAirtableRecords, type AirtableRecords } from './records';
+import { meteredPacer, RequestMeter } from './request-meter';
 import { SchemaCache, type SchemaCacheOptions } from './schema-cache';
 
 /**
@@ -17,6 +18,8 @@ export interface AirtableAccess {
   requestTimeoutMs: number;
   pacer: AirtablePacer;
   schemas: SchemaCache;
+  /** Counts requests per base and day for usage. */
+  meter: RequestMeter;
 }
 
 /** Options of {@link createAirtableAccess}. */
@@ -34,11 +37,13 @@ export interface AirtableAccessOptions {
 export function createAirtableAccess(pool: Pool, options: AirtableAccessOptions): AirtableAccess {
   const pacer = options.pacer;
   const schemas = options.schemas;
+  const meter = new RequestMeter(pool);
   return {
     endpointUrl: options.endpointUrl,
     requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
-    pacer: isPacer(pacer) ? pacer : new PostgresPacer(pool, pacer),
+    pacer: meteredPacer(isPacer(pacer) ? pacer : new PostgresPacer(pool, pacer), meter),
     schemas: schemas instanceof SchemaCache ? schemas : new SchemaCache(schemas),
+    meter,
   };
 }
 

@@ -83,3 +83,13 @@ export async function updateField(
     changes,
   );
 }
+
+/** `PATCH /v0/meta/bases/{baseId}/tables/{tableId}`: renames a table or changes its description. */
+export async function updateTable(
+  options: AirtableMetaOptions,
+  baseId: string,
+  tableId: string,
+  changes: { name?: string; description?: string },
+): Promise<AirtableTableSchema> {
+  return metaFetch(options, baseId, 'PATCH', `/${encodeURIComponent(tableId)}`, changes);
+}

@@ -3,6 +3,7 @@ import {
   createTable,
   getBaseSchema,
   updateField,
+  updateTable,
   type AirtableFieldSchema,
   type AirtableMetaOptions,
   type AirtableTableSchema,
@@ -79,6 +80,19 @@ export class SchemaCache {
   ) {
     try {
       return await updateField(http, baseId, tableId, fieldId, changes);
+    } finally {
+      this.invalidate(baseId);
+    }
+  }
+
+  async updateTable(
+    http: AirtableMetaOptions,
+    baseId: string,
+    tableId: string,
+    changes: Parameters<typeof updateTable>[3],
+  ): Promise<AirtableTableSchema> {
+    try {
+      return await updateTable(http, baseId, tableId, changes);
     } finally {
       this.invalidate(baseId);
     }

@@ -1,4 +1,8 @@
-import type { AirtableRecord, AirtableRecords, ListPageParams } from './records';
+import { formulaString, recordIdIn } from './formula';
+import { chunk, type AirtableRecord, type AirtableRecords, type ListPageParams } from './records';
+
+/** Listing pages hold at most this many records, so this many ids fit one `RECORD_ID()` read. */
+export const READ_BATCH_SIZE = 100;
 
 /** Where a listing stands: enough to resume it after a crash. */
 export interface ListingCheckpoint {
@@ -29,4 +33,49 @@ export async function readAllPages(
     await onPage(page.records, checkpoint);
   } while (checkpoint.offset);
   return checkpoint;
+}
+
+/** Every record a listing returns, over all its pages. */
+export async function listAll(
+  records: AirtableRecords,
+  table: string,
+  params: Omit<ListPageParams, 'offset'>,
+): Promise<AirtableRecord[]> {
+  const found: AirtableRecord[] = [];
+  await readAllPages(records, table, params, (page) => {
+    found.push(...page);
+  });
+  return found;
+}
+
+/** The current records with these ids (missing ones are absent from the map), one request per 100 ids. */
+export async function readRecordsById(
+  records: AirtableRecords,
+  table: string,
+  ids: string[],
+  /** Only these fields (e.g. the primary field, to check existence cheaply). @default every field */
+  fields?: string[],
+): Promise<Map<string, AirtableRecord>> {
+  const found = new Map<string, AirtableRecord>();
+  for (const batch of chunk(ids, READ_BATCH_SIZE)) {
+    const page = await listAll(records, table, {
+      filterByFormula: recordIdIn(batch),
+      ...(fields ? { fields } : {}),
+    });
+    for (const record of page) found.set(record.id, record);
+  }
+  return found;
+}
+
+/** Records of `table` created at or after `since` (by Airtable's `CREATED_TIME()`), with the given fields. */
+export async function recordsCreatedSince(
+  records: AirtableRecords,
+  table: string,
+  since: Date,
+  fields: string[],
+): Promise<AirtableRecord[]> {
+  return listAll(records, table, {
+    filterByFormula: `NOT(IS_BEFORE(CREATED_TIME(), DATETIME_PARSE(${formulaString(since.toISOString())})))`,
+    ...(fields.length > 0 ? { fields } : {}),
+  });
 }

@@ -3,20 +3,27 @@ import cors from 'cors';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
+import type { TrustProxy } from '../core/config';
 import { authRouter, usersRouter } from './auth';
+import { agentRouters } from './conversations';
 import type { ApiDeps } from './context';
 import { errorHandler, unknownRoute } from './errors';
+import { guardPath, jsonBody, refuseUnstorableText } from './input-guards';
 import { jobsRouter } from './jobs';
 import { CHANGE_SET_BODY_LIMIT, workspacesRouter } from './workspaces';
 
 /** The request body limit: a change set of a few thousand records fits, a runaway upload does not. */
 export const BODY_LIMIT = '2mb';
 
-/** The Express app: JSON in, JSON out, errors included. */
-export function createApp(deps: ApiDeps): Express {
+/**
+ * The Express app: JSON in, JSON out, errors included. `config.trustProxy` (TRUST_PROXY; the
+ * composition root passes the whole config through) names the proxies whose X-Forwarded-For
+ * decides `req.ip`, which the per-IP limits key on; by default none: the socket address.
+ */
+export function createApp(deps: ApiDeps & { config: { trustProxy?: TrustProxy } }): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  app.set('trust proxy', deps.config.trustProxy ?? false);
   app.use(
     pinoHttp({
       logger: deps.logger,
@@ -41,9 +48,13 @@ export function createApp(deps: ApiDeps): Express {
   );
   app.use(helmet());
   app.use(cors({ origin: deps.config.corsOrigins.length ? deps.config.corsOrigins : false }));
+  // Malformed input is refused before anything reads it: a path that does not decode or holds a NUL,
+  // then (once the body is parsed) a NUL or an unpaired surrogate anywhere in the query or the body.
+  app.use(guardPath);
   // Change sets may carry up to 10,000 records; this parser runs first, so the general limit skips them.
-  app.use('/api/v1/workspaces/:id/changes', express.json({ limit: CHANGE_SET_BODY_LIMIT }));
-  app.use(express.json({ limit: BODY_LIMIT }));
+  app.use('/api/v1/workspaces/:id/changes', jsonBody(CHANGE_SET_BODY_LIMIT));
+  app.use(jsonBody(BODY_LIMIT));
+  app.use(refuseUnstorableText);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -56,7 +67,11 @@ export function createApp(deps: ApiDeps): Express {
 
   app.use('/api/v1/auth', authRouter(deps));
   app.use('/api/v1/users', usersRouter(deps));
+  const agent = agentRouters(deps);
   app.use('/api/v1/workspaces', workspacesRouter(deps));
+  app.use('/api/v1/workspaces', agent.workspaces);
+  app.use('/api/v1/conversations', agent.conversations);
+  app.use('/api/v1/exports', agent.exports);
   app.use('/api/v1/jobs', jobsRouter(deps));
 
   app.use(unknownRoute);

@@ -1,8 +1,9 @@
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import type { AirtableAccess } from '../airtable/access';
-import type { AppConfig } from '../core/config';
+import { AUTH_DEFAULTS, type AppConfig, type AuthSettings } from '../core/config';
 import type { Logger } from '../core/logger';
+import { createConversationService } from '../domain/agent/service';
 import { createChangeSetService } from '../domain/change-sets/service';
 import { createJobService } from '../domain/jobs/service';
 import { createSessions } from '../domain/users/sessions';
@@ -22,14 +23,23 @@ export interface ApiParts {
     | 'refreshTokenTtlSeconds'
     | 'corsOrigins'
     | 'loginRateLimitPerMinute'
-  >;
+  > &
+    /** The sign-in protections; each one left out takes its default (AUTH_DEFAULTS). */
+    Partial<AuthSettings>;
   logger: Logger;
+  /** The most model calls of one conversation turn. @default 10 */
+  maxStepsPerTurn?: number;
 }
 
 /** Wires the API's services once, around the parts the process built (the composition root's one step). */
 export function composeApi(parts: ApiParts): ApiDeps {
   const { pool, config, logger } = parts;
-  const jobs = createJobService({ pool, temporal: parts.temporal, logger });
+  const jobs = createJobService({
+    pool,
+    temporal: parts.temporal,
+    logger,
+    maxStepsPerTurn: parts.maxStepsPerTurn,
+  });
   return {
     services: {
       sessions: createSessions({
@@ -37,6 +47,16 @@ export function composeApi(parts: ApiParts): ApiDeps {
         jwtSecret: config.jwtSecret,
         accessTokenTtlSeconds: config.accessTokenTtlSeconds,
         refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
+        hashing: {
+          maxConcurrent: config.maxConcurrentHashes ?? AUTH_DEFAULTS.maxConcurrentHashes,
+          maxQueued: config.maxQueuedHashes ?? AUTH_DEFAULTS.maxQueuedHashes,
+          maxWaitMs: config.maxHashWaitMs ?? AUTH_DEFAULTS.maxHashWaitMs,
+        },
+        lockout: {
+          threshold: config.loginLockoutThreshold ?? AUTH_DEFAULTS.loginLockoutThreshold,
+          baseSeconds: config.loginLockoutBaseSeconds ?? AUTH_DEFAULTS.loginLockoutBaseSeconds,
+          maxSeconds: config.loginLockoutMaxSeconds ?? AUTH_DEFAULTS.loginLockoutMaxSeconds,
+        },
       }),
       jobs,
       workspaces: createWorkspaceService({ pool, encryptionKey: config.encryptionKey, jobs }),
@@ -46,6 +66,7 @@ export function composeApi(parts: ApiParts): ApiDeps {
         airtable: parts.airtable,
         jobs,
       }),
+      conversations: createConversationService({ pool, client: parts.temporal.client, jobs }),
     },
     pool,
     temporalClient: parts.temporal.client,

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import type { AppConfig } from '../core/config';
 import type { Logger } from '../core/logger';
+import type { ConversationService } from '../domain/agent/service';
 import type { ChangeSetService } from '../domain/change-sets/service';
 import type { JobService } from '../domain/jobs/service';
 import type { Sessions } from '../domain/users/sessions';
@@ -13,6 +14,7 @@ export interface ApiServices {
   workspaces: WorkspaceService;
   jobs: JobService;
   changeSets: ChangeSetService;
+  conversations: ConversationService;
 }
 
 /** What the API needs. */

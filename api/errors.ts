@@ -27,8 +27,9 @@ export const unknownRoute: RequestHandler = (req, _res, next) => {
 
 /**
  * The last middleware: every error becomes the JSON error shape. Body-parser errors (malformed
- * JSON, oversized or wrongly typed bodies) keep their 4xx status; anything unexpected is a 500
- * whose details stay in the log, never in the answer.
+ * JSON, oversized or wrongly typed bodies) and Express's own 4xx errors (a path parameter that does
+ * not decode) keep their 4xx status; anything unexpected is a 500 whose details stay in the log,
+ * never in the answer.
  */
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   if (res.headersSent) return;
@@ -51,9 +52,22 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
     };
     const [code, message] = codes[err.type] ?? ['bad_request', 'The request body could not be read'];
     body = { code, message };
+  } else if (isClientError(err)) {
+    // Express's own refusals, e.g. a route parameter that is not valid percent-encoded UTF-8.
+    status = err.status;
+    body =
+      err instanceof URIError
+        ? { code: 'invalid_path', message: 'The request path is not valid percent-encoded UTF-8' }
+        : { code: 'bad_request', message: 'The request could not be processed' };
   } else {
     req.log?.error({ err }, 'unhandled error');
     body = { code: 'internal_error', message: 'Something went wrong on our side' };
   }
   res.status(status).json({ error: body });
 };
+
+/** An http-errors style error that blames the request (`status` 4xx), like the router's URIError. */
+function isClientError(err: unknown): err is Error & { status: number } {
+  const status = (err as { status?: unknown } | null)?.status;
+  return err instanceof Error && typeof status === 'number' && status >= 400 && status < 500;
+}

@@ -9,6 +9,7 @@ import { dataConverter } from '../temporal/data-converter';
 import { taskQueues } from '../temporal/task-queues';
 import { createAirtableAccess } from '../airtable/access';
 import { createApp } from './app';
+import { answerClientErrorsWithJson } from './client-errors';
 import { composeApi } from './compose';
 
 /**
@@ -31,6 +32,7 @@ async function main(): Promise<void> {
     airtable,
     config,
     logger,
+    maxStepsPerTurn: config.agent.maxStepsPerTurn,
   });
   const app = createApp(deps);
   const sweep = () =>
@@ -42,6 +44,8 @@ async function main(): Promise<void> {
 
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
+    // Requests Node cannot parse (bad request line, headers too large) get a JSON error too.
+    answerClientErrorsWithJson(s);
   });
   logger.info({ url: `http://${config.host}:${config.port}` }, 'API listening');
 

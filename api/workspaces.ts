@@ -46,13 +46,14 @@ const ChangeSetBody = z
 export const CHANGE_SET_BODY_LIMIT = '16mb';
 
 /** The workspace as the API shows it: never the token. */
-function present(w: Workspace) {
+export function presentWorkspace(w: Workspace) {
   return {
     id: w.id,
     name: w.name,
     status: w.status,
     ...(w.error ? { error: w.error } : {}),
     airtable: { baseId: w.airtableBaseId },
+    settings: { approvalPolicy: w.approvalPolicy, monthlyBudgetUsd: w.monthlyBudgetUsd, model: w.model },
     createdAt: w.createdAt,
     updatedAt: w.updatedAt,
   };
@@ -81,11 +82,11 @@ export function workspacesRouter(deps: ApiDeps): Router {
 
   router.get('/', async (req, res) => {
     const list = await workspaces.list(req.userId!);
-    res.json({ workspaces: list.map(present) });
+    res.json({ workspaces: list.map(presentWorkspace) });
   });
 
   router.get('/:id', async (req, res) => {
-    res.json(present(await owned(req.params.id as string, req.userId!)));
+    res.json(presentWorkspace(await owned(req.params.id as string, req.userId!)));
   });
 
   router.post('/:id/changes', async (req, res) => {

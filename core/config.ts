@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_GEMINI_MODEL, DEFAULT_MODEL_PRICES, parsePrices, type ModelPrice } from './agent-config';
 
 /** The project's root folder; `.data/` under it holds local state (dev secrets, Temporal's db file). */
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
@@ -13,6 +16,49 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/**
+ * Defaults of the sign-in protections (password hashing admission, per-IP limits, per-account
+ * lockout). Exported so composition roots that build a partial config (tests, benchmarks) fall
+ * back to the same values as `loadConfig`.
+ */
+export const AUTH_DEFAULTS: AuthSettings = {
+  /** scrypt runs on libuv's pool (4 threads): half the cores, so requests keep the other half. */
+  maxConcurrentHashes: Math.min(4, Math.max(1, Math.floor(os.availableParallelism() / 2))),
+  maxQueuedHashes: 20,
+  maxHashWaitMs: 2_000,
+  registerRateLimitPerMinute: 20,
+  refreshRateLimitPerMinute: 60,
+  loginLockoutThreshold: 5,
+  loginLockoutBaseSeconds: 30,
+  loginLockoutMaxSeconds: 900,
+  trustProxy: false,
+};
+
+/** Express's `trust proxy` value: false (trust nothing), true (everything), a hop count, or addresses/subnets. */
+export type TrustProxy = boolean | number | string;
+
+const TRUST_PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+const trustProxy = z
+  .string()
+  .optional()
+  .transform((value, ctx): TrustProxy => {
+    const v = value?.trim() ?? '';
+    if (v === '' || v === 'false') return false;
+    if (v === 'true') return true;
+    if (/^\d+$/.test(v)) return Number(v);
+    const entries = v.split(',').map((e) => e.trim());
+    const bad = entries.filter((e) => !TRUST_PROXY_NAMES.has(e) && !isIP(e.replace(/\/\d+$/, '')));
+    if (bad.length) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected false, true, a hop count, or addresses/subnets/loopback/linklocal/uniquelocal; not ${bad.join(', ')}`,
+      });
+      return z.NEVER;
+    }
+    return entries.join(',');
+  });
 
 const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -35,7 +81,15 @@ const EnvSchema = z.object({
   AIRTABLE_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   GEMINI_API_KEY: optionalString,
   GEMINI_BASE_URL: optionalString,
-  GEMINI_MODEL: z.string().default('gemini-2.5-flash'),
+  GEMINI_MODEL: z.string().default(DEFAULT_GEMINI_MODEL),
+  GEMINI_PRICES: optionalString,
+  AGENT_MAX_STEPS_PER_TURN: z.coerce.number().int().min(1).max(100).default(10),
+  AGENT_APPROVAL_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(24 * 3600),
+  AGENT_CONTEXT_TOKEN_BUDGET: z.coerce.number().int().min(1_000).default(100_000),
   JWT_SECRET: optionalString,
   APP_ENCRYPTION_KEY: optionalString,
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(900),
@@ -46,6 +100,15 @@ const EnvSchema = z.object({
     .default(30 * 24 * 3600),
   CORS_ORIGINS: optionalString,
   LOGIN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(10),
+  REGISTER_RATE_LIMIT_PER_MINUTE: positiveInt(AUTH_DEFAULTS.registerRateLimitPerMinute),
+  REFRESH_RATE_LIMIT_PER_MINUTE: positiveInt(AUTH_DEFAULTS.refreshRateLimitPerMinute),
+  AUTH_MAX_CONCURRENT_HASHES: positiveInt(AUTH_DEFAULTS.maxConcurrentHashes),
+  AUTH_MAX_QUEUED_HASHES: z.coerce.number().int().min(0).default(AUTH_DEFAULTS.maxQueuedHashes),
+  AUTH_MAX_HASH_WAIT_MS: positiveInt(AUTH_DEFAULTS.maxHashWaitMs),
+  LOGIN_LOCKOUT_THRESHOLD: positiveInt(AUTH_DEFAULTS.loginLockoutThreshold),
+  LOGIN_LOCKOUT_BASE_SECONDS: positiveInt(AUTH_DEFAULTS.loginLockoutBaseSeconds),
+  LOGIN_LOCKOUT_MAX_SECONDS: positiveInt(AUTH_DEFAULTS.loginLockoutMaxSeconds),
+  TRUST_PROXY: trustProxy,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -69,16 +132,49 @@ export interface AppConfig {
   /** Prefix for task queue names, so parallel test files never steal each other's tasks. */
   taskQueuePrefix: string;
   airtable: { endpointUrl: string; requestTimeoutMs: number };
-  gemini: { apiKey?: string; baseUrl?: string; model: string };
+  gemini: { apiKey?: string; baseUrl?: string; model: string; prices: Record<string, ModelPrice> };
+  agent: { maxStepsPerTurn: number; approvalTtlSeconds: number; contextTokenBudget: number };
   jwtSecret: string;
   /** 32-byte key for AES-256-GCM encryption of secrets at rest. */
   encryptionKey: Buffer;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   corsOrigins: string[];
+  /** Failed login attempts per client IP per minute. */
   loginRateLimitPerMinute: number;
+  /** Registrations per client IP per minute. */
+  registerRateLimitPerMinute: number;
+  /** Refreshes per client IP per minute. */
+  refreshRateLimitPerMinute: number;
+  /** Password hashes (scrypt) computed at once by this process. */
+  maxConcurrentHashes: number;
+  /** Requests waiting for a hash slot; beyond that they are answered 429 at once. */
+  maxQueuedHashes: number;
+  /** The longest a request waits for a hash slot before it is answered 429. */
+  maxHashWaitMs: number;
+  /** Failed logins for one email (across all processes) before it is locked out. */
+  loginLockoutThreshold: number;
+  /** The first lockout; each further failure doubles it, up to `loginLockoutMaxSeconds`. */
+  loginLockoutBaseSeconds: number;
+  loginLockoutMaxSeconds: number;
+  /** Which proxies' `X-Forwarded-For` decides the client IP; false: the socket address. */
+  trustProxy: TrustProxy;
   logLevel: string;
 }
+
+/** The sign-in protection settings (see {@link AUTH_DEFAULTS}). */
+export type AuthSettings = Pick<
+  AppConfig,
+  | 'maxConcurrentHashes'
+  | 'maxQueuedHashes'
+  | 'maxHashWaitMs'
+  | 'registerRateLimitPerMinute'
+  | 'refreshRateLimitPerMinute'
+  | 'loginLockoutThreshold'
+  | 'loginLockoutBaseSeconds'
+  | 'loginLockoutMaxSeconds'
+  | 'trustProxy'
+>;
 
 /** Thrown when the environment is unusable; the message names every offending variable. */
 export class ConfigError extends Error {
@@ -134,7 +230,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       endpointUrl: e.AIRTABLE_ENDPOINT_URL.replace(/\/+$/, ''),
       requestTimeoutMs: e.AIRTABLE_REQUEST_TIMEOUT_MS,
     },
-    gemini: { apiKey: e.GEMINI_API_KEY, baseUrl: e.GEMINI_BASE_URL, model: e.GEMINI_MODEL },
+    gemini: {
+      apiKey: e.GEMINI_API_KEY,
+      baseUrl: e.GEMINI_BASE_URL,
+      model: e.GEMINI_MODEL,
+      prices: { ...DEFAULT_MODEL_PRICES, ...parsePrices(e.GEMINI_PRICES) },
+    },
+    agent: {
+      maxStepsPerTurn: e.AGENT_MAX_STEPS_PER_TURN,
+      approvalTtlSeconds: e.AGENT_APPROVAL_TTL_SECONDS,
+      contextTokenBudget: e.AGENT_CONTEXT_TOKEN_BUDGET,
+    },
     jwtSecret,
     encryptionKey,
     accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
@@ -145,6 +251,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
           .filter(Boolean)
       : [],
     loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
+    registerRateLimitPerMinute: e.REGISTER_RATE_LIMIT_PER_MINUTE,
+    refreshRateLimitPerMinute: e.REFRESH_RATE_LIMIT_PER_MINUTE,
+    maxConcurrentHashes: e.AUTH_MAX_CONCURRENT_HASHES,
+    maxQueuedHashes: e.AUTH_MAX_QUEUED_HASHES,
+    maxHashWaitMs: e.AUTH_MAX_HASH_WAIT_MS,
+    loginLockoutThreshold: e.LOGIN_LOCKOUT_THRESHOLD,
+    loginLockoutBaseSeconds: e.LOGIN_LOCKOUT_BASE_SECONDS,
+    loginLockoutMaxSeconds: e.LOGIN_LOCKOUT_MAX_SECONDS,
+    trustProxy: e.TRUST_PROXY,
     logLevel: e.LOG_LEVEL,
   };
 }

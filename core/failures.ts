@@ -32,6 +32,8 @@ export const FailureType = {
   changeSetCompensationIncomplete: 'ChangeSetCompensationIncomplete',
   /** A record's earlier values were not journaled, so compensation cannot restore it. */
   beforeImageMissing: 'ChangeSetBeforeImageMissing',
+  /** The language model failed in a way a retry may fix (429 after its retryDelay, 5xx, network). */
+  modelUnavailable: 'ModelUnavailable',
   /** The API told the caller the job could not be started, so the job must never run. */
   jobAbandoned: 'JobAbandoned',
   /** A newer activity attempt has claimed the change set; this one must stop writing. */

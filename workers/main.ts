@@ -3,6 +3,8 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../core/config';
 import { createLogger } from '../core/logger';
 import { createAirtableAccess } from '../airtable/access';
+import { agentSettings } from '../core/agent-config';
+import { createGeminiModel } from '../domain/agent/llm';
 import { createPool } from '../db/pool';
 import { migrate } from '../db/migrate';
 import { temporalConnectionOptions } from '../temporal/connection';
@@ -43,6 +45,9 @@ async function main(): Promise<void> {
     dataConverter,
   });
   const taskQueue = taskQueues(config.taskQueuePrefix).platform;
+  const airtable = createAirtableAccess(pool, config.airtable);
+  if (!config.gemini.apiKey)
+    logger.warn('GEMINI_API_KEY is not set: conversations will say the agent has no model');
   const worker = await createPlatformWorker({
     connection,
     namespace: config.temporal.namespace,
@@ -51,8 +56,12 @@ async function main(): Promise<void> {
     deps: {
       pool,
       encryptionKey: config.encryptionKey,
-      airtable: createAirtableAccess(pool, config.airtable),
+      airtable,
       temporalClient,
+      model: config.gemini.apiKey
+        ? createGeminiModel({ apiKey: config.gemini.apiKey, baseUrl: config.gemini.baseUrl })
+        : undefined,
+      agentSettings: agentSettings(config),
     },
     // A bundle prebuilt at image build time (or by the test setup) skips bundling at start.
     workflowBundle: process.env.TEMPORAL_WORKFLOW_BUNDLE
@@ -63,6 +72,7 @@ async function main(): Promise<void> {
   // The SDK's runtime shuts the worker down on SIGINT/SIGTERM, letting activities finish within shutdownGraceTime.
   logger.info({ address, namespace: config.temporal.namespace, taskQueue }, 'worker started');
   await worker.run();
+  await airtable.meter.flush().catch((err: unknown) => logger.warn({ err }, 'could not save request counts'));
   await Promise.all([connection.close(), clientConnection.close(), pool.end()]);
   logger.info('worker stopped');
 }

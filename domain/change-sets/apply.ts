@@ -6,13 +6,8 @@ import { toAirtableFailure } from '../../airtable/errors';
 import type { AirtableRecord } from '../../airtable/records';
 import { chunkKey, describeChunk, type JournalContext } from './context';
 import { CLOCK_SKEW_MS, matchCreatedRecords } from './reconcile';
-import {
-  listAll,
-  mergeMatchFormula,
-  readRecordsById,
-  READ_BATCH_SIZE,
-  recordsCreatedSince,
-} from './records-io';
+import { listAll, READ_BATCH_SIZE, readRecordsById, recordsCreatedSince } from '../../airtable/streaming';
+import { mergeMatchFormula } from './records-io';
 
 /**
  * Applies chunks of one step in order. Each chunk is bracketed by the journal: `sending` (with the

@@ -1,69 +1,16 @@
 import type { AirtableFieldSchema } from '../../airtable/meta';
 import { AirtableApiError } from '../../airtable/errors';
-import { formulaField, formulaNumber, formulaString, recordIdIn } from '../../airtable/formula';
+import { formulaField, formulaNumber, formulaString } from '../../airtable/formula';
 import { COMPUTED_TYPES } from '../../airtable/field-types';
-import {
-  chunk,
-  type AirtableRecord,
-  type AirtableRecords,
-  type ListPageParams,
-} from '../../airtable/records';
-import { readAllPages } from '../../airtable/streaming';
+import { chunk, type AirtableRecords } from '../../airtable/records';
+import { readRecordsById } from '../../airtable/streaming';
 
-// The reads and writes change sets need beyond one request each: reading records by id, finding
-// records created since a moment, deleting what still exists, and turning a read value back into
-// one Airtable accepts as a write.
-
-/** Listing pages hold at most this many records, so this many ids fit one `RECORD_ID()` read. */
-export const READ_BATCH_SIZE = 100;
+// What change sets need beyond one request each (reads by id and by creation time live with the
+// adapter, in airtable/streaming.ts): deleting what still exists, matching merge values, and turning
+// a read value back into one Airtable accepts as a write.
 
 /** Field name → schema, for one table. */
 export type FieldTypes = ReadonlyMap<string, AirtableFieldSchema>;
-
-/** Every record a listing returns, over all its pages. */
-export async function listAll(
-  records: AirtableRecords,
-  table: string,
-  params: Omit<ListPageParams, 'offset'>,
-): Promise<AirtableRecord[]> {
-  const found: AirtableRecord[] = [];
-  await readAllPages(records, table, params, (page) => {
-    found.push(...page);
-  });
-  return found;
-}
-
-/** The current records with these ids (missing ones are absent from the map), one request per 100 ids. */
-export async function readRecordsById(
-  records: AirtableRecords,
-  table: string,
-  ids: string[],
-  /** Only these fields (e.g. the primary field, to check existence cheaply). @default every field */
-  fields?: string[],
-): Promise<Map<string, AirtableRecord>> {
-  const found = new Map<string, AirtableRecord>();
-  for (const batch of chunk(ids, READ_BATCH_SIZE)) {
-    const page = await listAll(records, table, {
-      filterByFormula: recordIdIn(batch),
-      ...(fields ? { fields } : {}),
-    });
-    for (const record of page) found.set(record.id, record);
-  }
-  return found;
-}
-
-/** Records of `table` created at or after `since` (by Airtable's `CREATED_TIME()`), with the given fields. */
-export async function recordsCreatedSince(
-  records: AirtableRecords,
-  table: string,
-  since: Date,
-  fields: string[],
-): Promise<AirtableRecord[]> {
-  return listAll(records, table, {
-    filterByFormula: `NOT(IS_BEFORE(CREATED_TIME(), DATETIME_PARSE(${formulaString(since.toISOString())})))`,
-    ...(fields.length > 0 ? { fields } : {}),
-  });
-}
 
 /** Deletes whichever of `ids` still exist (a record already gone counts as deleted). */
 export async function deleteExisting(records: AirtableRecords, table: string, ids: string[]): Promise<void> {

@@ -6,12 +6,10 @@ import { toAirtableFailure } from '../../airtable/errors';
 import { chunkKey, describeChunk, type JournalContext } from './context';
 import { findCreated } from './apply';
 import { CLOCK_SKEW_MS, matchCreatedRecords } from './reconcile';
+import { listAll, readRecordsById, recordsCreatedSince } from '../../airtable/streaming';
 import {
   deleteExisting,
-  listAll,
   mergeMatchFormula,
-  readRecordsById,
-  recordsCreatedSince,
   recreatableFields,
   writableValue,
   type RestoreContext,

@@ -10,6 +10,7 @@ import { ServiceError } from '../../core/errors';
 import type { Logger } from '../../core/logger';
 import { JOB_KIND, USER_ID, WORKSPACE_ID, type JobKind } from '../../temporal/search-attributes';
 import { applyChangeSet, changeSetProgressQuery } from '../../workflows/change-sets';
+import { conversation, conversationStateQuery } from '../../workflows/conversations';
 import {
   deprovisionWorkspace,
   provisioningProgressQuery,
@@ -18,6 +19,9 @@ import {
 import * as changeSets from '../change-sets/journal';
 import * as workspaces from '../workspaces/store';
 import * as store from './store';
+
+/** How long `GET /api/v1/jobs/:id` waits for a running workflow's progress query. */
+const PROGRESS_QUERY_DEADLINE_MS = 2_000;
 
 /** What `GET /api/v1/jobs/:id` answers. */
 export interface JobView {
@@ -34,7 +38,7 @@ export interface JobView {
 /** A job the API starts: its workflow takes ids only, so the job row alone can start it. */
 export interface StartableJob {
   jobId: string;
-  kind: 'workspace.provision' | 'workspace.deprovision' | 'changeset.apply';
+  kind: 'workspace.provision' | 'workspace.deprovision' | 'changeset.apply' | 'conversation';
   workspaceId: string;
   userId: string;
 }
@@ -44,6 +48,8 @@ export interface JobServiceDeps {
   pool: Pool;
   temporal: { client: Client; taskQueue: string };
   logger: Logger;
+  /** The most model calls of one conversation turn. @default 10 */
+  maxStepsPerTurn?: number;
 }
 
 /**
@@ -83,6 +89,12 @@ export function createJobService(deps: JobServiceDeps) {
           args: [{ changeSetId: job.jobId, ...ids }],
         });
         return;
+      case 'conversation':
+        await client.workflow.start(conversation, {
+          ...options,
+          args: [{ conversationId: job.jobId, ...ids, maxStepsPerTurn: deps.maxStepsPerTurn }],
+        });
+        return;
     }
   }
 
@@ -96,15 +108,24 @@ export function createJobService(deps: JobServiceDeps) {
     });
   }
 
+  /** A running job's progress; a query needs a worker, so none polling means no progress, not a hang. */
   async function progressOf(job: store.JobRecord): Promise<unknown> {
+    return client.workflow
+      .withDeadline(Date.now() + PROGRESS_QUERY_DEADLINE_MS, () => queryProgress(job))
+      .catch(() => undefined);
+  }
+
+  function queryProgress(job: store.JobRecord): Promise<unknown> {
     const handle = client.workflow.getHandle(job.id);
     const query =
       job.kind === 'changeset.apply'
         ? handle.query(changeSetProgressQuery)
         : job.kind === 'workspace.provision'
           ? handle.query(provisioningProgressQuery)
-          : Promise.resolve(undefined);
-    return query.catch(() => undefined);
+          : job.kind === 'conversation'
+            ? handle.query(conversationStateQuery)
+            : Promise.resolve(undefined);
+    return query;
   }
 
   /** What a change set kept of its end (e.g. recreated records' new ids, or what remains undone). */

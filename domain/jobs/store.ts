@@ -76,6 +76,11 @@ export async function abandonJob(db: Queryable, id: string): Promise<boolean> {
   return (rowCount ?? 0) > 0;
 }
 
+export async function getJob(db: Queryable, id: string): Promise<JobRecord | undefined> {
+  const { rows } = await db.query<JobRecord>(`SELECT ${COLUMNS} FROM jobs WHERE id = $1`, [id]);
+  return rows[0];
+}
+
 export async function getOwnedJob(db: Queryable, id: string, userId: string): Promise<JobRecord | undefined> {
   const { rows } = await db.query<JobRecord>(`SELECT ${COLUMNS} FROM jobs WHERE id = $1 AND user_id = $2`, [
     id,

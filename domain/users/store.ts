@@ -9,6 +9,29 @@ export interface User {
   name: string | null;
 }
 
+/** A user's preferences, used by the agent when it writes dates and numbers. */
+export interface UserPreferences {
+  /** An IANA time zone, e.g. `Europe/Paris`. */
+  timeZone?: string;
+  /** A BCP 47 locale, e.g. `fr-FR`. */
+  locale?: string;
+}
+
+/** Changes a user's name and preferences (merged into those kept); returns the user with them. */
+export async function updateProfile(
+  db: Queryable,
+  id: string,
+  change: { name?: string | null; preferences?: UserPreferences },
+): Promise<(User & { preferences: UserPreferences }) | undefined> {
+  const { rows } = await db.query<User & { preferences: UserPreferences }>(
+    `UPDATE users SET name = CASE WHEN $2::boolean THEN $3 ELSE name END,
+       preferences = preferences || $4::jsonb
+     WHERE id = $1 RETURNING id, email, name, preferences`,
+    [id, change.name !== undefined, change.name ?? null, JSON.stringify(change.preferences ?? {})],
+  );
+  return rows[0];
+}
+
 export async function insertUser(
   db: Queryable,
   user: { id: string; email: string; name: string | null; passwordHash: string },
@@ -47,12 +70,20 @@ export interface RefreshTokenRecord {
   revokedAt: Date | null;
 }
 
+/**
+ * Stores a refresh token, and its login session (the family) if that does not exist yet, in one
+ * statement, so an access token naming the session can never exist without it. (A revoked session
+ * stays revoked: its tokens can no longer be spent, so none of its family is stored again.)
+ */
 export async function insertRefreshToken(
   db: Queryable,
   token: { id: string; userId: string; familyId: string; tokenHash: string; expiresAt: Date },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+    `WITH session AS (
+       INSERT INTO login_sessions (id, user_id) VALUES ($3, $2) ON CONFLICT (id) DO NOTHING
+     )
+     INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5)`,
     [token.id, token.userId, token.familyId, token.tokenHash, token.expiresAt],
   );
 }
@@ -83,9 +114,76 @@ export async function findRefreshToken(
   return rows[0];
 }
 
-/** Revokes every token of a login: on logout, and when a spent token is presented again (likely theft). */
+/**
+ * Ends a login: its session (so its access tokens stop working at once) and every refresh token
+ * of its family, in one statement. On logout, and when a spent token is presented again (likely theft).
+ */
 export async function revokeRefreshTokenFamily(db: Queryable, familyId: string): Promise<void> {
-  await db.query(`UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL`, [
-    familyId,
-  ]);
+  await db.query(
+    `WITH session AS (UPDATE login_sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL)
+     UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL`,
+    [familyId],
+  );
+}
+
+/** Whether the login session exists, belongs to the user and is not revoked (a primary-key lookup). */
+export async function isSessionLive(db: Queryable, sessionId: string, userId: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `SELECT 1 FROM login_sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL`,
+    [sessionId, userId],
+  );
+  return rowCount === 1;
+}
+
+/** The lockout policy of {@link beginLoginAttempt}. */
+export interface LockoutPolicy {
+  threshold: number;
+  baseSeconds: number;
+  maxSeconds: number;
+  /** Attempts older than this are forgotten. */
+  memorySeconds: number;
+}
+
+/** Milliseconds until the email's lockout ends, or undefined when it is not locked (a read only). */
+export async function loginLockoutRemaining(db: Queryable, emailDigest: string): Promise<number | undefined> {
+  const { rows } = await db.query<{ ms: number }>(
+    `SELECT ceil(extract(epoch FROM locked_until - clock_timestamp()) * 1000)::float8 AS ms
+       FROM login_throttle WHERE email_digest = $1 AND locked_until > clock_timestamp()`,
+    [emailDigest],
+  );
+  return rows[0]?.ms;
+}
+
+/**
+ * Counts a login attempt for the email, atomically across processes, unless it is locked: then
+ * answers the milliseconds until the lockout ends (and the attempt is not counted).
+ */
+export async function beginLoginAttempt(
+  db: Queryable,
+  emailDigest: string,
+  policy: LockoutPolicy,
+): Promise<number | undefined> {
+  const { rows } = await db.query<{ ms: number | null }>(
+    `SELECT ceil(extract(epoch FROM locked_until - clock_timestamp()) * 1000)::float8 AS ms
+       FROM login_attempt_begin($1, $2, $3, $4, $5) AS locked_until`,
+    [emailDigest, policy.threshold, policy.baseSeconds, policy.maxSeconds, policy.memorySeconds],
+  );
+  const ms = rows[0]?.ms;
+  return ms === null || ms === undefined ? undefined : Math.max(1, ms);
+}
+
+/** A successful login forgets the email's attempts and lifts its lockout. */
+export async function clearLoginAttempts(db: Queryable, emailDigest: string): Promise<void> {
+  await db.query(`DELETE FROM login_throttle WHERE email_digest = $1`, [emailDigest]);
+}
+
+/** Forgets attempts idle for longer than `memorySeconds` (and no longer locked). */
+export async function sweepLoginAttempts(db: Queryable, memorySeconds: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `DELETE FROM login_throttle
+      WHERE last_attempt_at < now() - make_interval(secs => $1)
+        AND (locked_until IS NULL OR locked_until < now())`,
+    [memorySeconds],
+  );
+  return rowCount ?? 0;
 }

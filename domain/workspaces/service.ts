@@ -4,6 +4,7 @@ import { ServiceError } from '../../core/errors';
 import { withTransaction } from '../../db/pool';
 import type { JobService } from '../jobs/service';
 import * as jobs from '../jobs/store';
+import { monthStart, workspaceUsage } from '../agent/store';
 import * as store from './store';
 
 /** What the workspace service needs. */
@@ -60,6 +61,42 @@ export function createWorkspaceService(deps: WorkspaceServiceDeps) {
       const workspace = await store.getOwnedWorkspace(pool, id, ownerId);
       if (!workspace) throw new ServiceError(404, 'not_found', 'Workspace not found');
       return workspace;
+    },
+
+    /** Renames the workspace or changes the agent's settings (approval policy, monthly budget, model). */
+    async update(
+      workspace: store.Workspace,
+      change: Parameters<typeof store.updateWorkspace>[2],
+    ): Promise<store.Workspace> {
+      if (workspace.status === 'deprovisioning')
+        throw new ServiceError(409, 'workspace_busy', 'The workspace is being removed');
+      return (await store.updateWorkspace(pool, workspace.id, change))!;
+    },
+
+    /** This month's agent usage against the budget, Airtable requests to the base, and jobs by kind. */
+    async usage(workspace: store.Workspace) {
+      const from = monthStart();
+      const [tokens, requests, kinds] = await Promise.all([
+        workspaceUsage(pool, workspace.id, from),
+        pool.query<{ n: string }>(
+          `SELECT coalesce(sum(requests), 0)::text AS n FROM airtable_request_counts WHERE base_id = $1 AND day >= $2`,
+          [workspace.airtableBaseId, from],
+        ),
+        pool.query<{ kind: string; n: number }>(
+          `SELECT kind, count(*)::int AS n FROM jobs WHERE workspace_id = $1 AND created_at >= $2 GROUP BY kind`,
+          [workspace.id, from],
+        ),
+      ]);
+      return {
+        month: from.toISOString().slice(0, 7),
+        inputTokens: tokens.inputTokens,
+        outputTokens: tokens.outputTokens,
+        thinkingTokens: tokens.thinkingTokens,
+        costUsd: Math.round(tokens.costUsd * 1e6) / 1e6,
+        budgetUsd: workspace.monthlyBudgetUsd,
+        airtableRequests: Number(requests.rows[0]?.n ?? 0),
+        jobs: Object.fromEntries(kinds.rows.map((r) => [r.kind, r.n])),
+      };
     },
 
     /** Starts deprovisioning; one job per workspace, so a repeated call answers the same job. */

@@ -14,11 +14,18 @@ export interface Workspace {
   status: WorkspaceStatus;
   error: string | null;
   airtableBaseId: string;
+  /** Which of the agent's tool calls wait for a person. @default 'writes' */
+  approvalPolicy: 'writes' | 'always' | 'never';
+  /** The agent's monthly budget in USD; null: no limit. */
+  monthlyBudgetUsd: number | null;
+  /** The agent's model; null: the platform's default. */
+  model: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
 
 const COLUMNS = `id, owner_id AS "ownerId", name, status, error, airtable_base_id AS "airtableBaseId",
+  approval_policy AS "approvalPolicy", monthly_budget_usd::float8 AS "monthlyBudgetUsd", model,
   created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 /**
@@ -80,6 +87,35 @@ export async function setWorkspaceStatus(
     [id, status, options.error ?? null, options.from ?? null],
   );
   return (rowCount ?? 0) > 0;
+}
+
+/** Renames a workspace or changes the agent's settings; unset values stay as they are. */
+export async function updateWorkspace(
+  db: Queryable,
+  id: string,
+  change: {
+    name?: string;
+    approvalPolicy?: Workspace['approvalPolicy'];
+    monthlyBudgetUsd?: number | null;
+    model?: string | null;
+  },
+): Promise<Workspace | undefined> {
+  const { rows } = await db.query<Workspace>(
+    `UPDATE workspaces SET name = coalesce($2, name), approval_policy = coalesce($3, approval_policy),
+       monthly_budget_usd = CASE WHEN $4::boolean THEN $5::numeric ELSE monthly_budget_usd END,
+       model = CASE WHEN $6::boolean THEN $7 ELSE model END, updated_at = now()
+     WHERE id = $1 RETURNING ${COLUMNS}`,
+    [
+      id,
+      change.name ?? null,
+      change.approvalPolicy ?? null,
+      change.monthlyBudgetUsd !== undefined,
+      change.monthlyBudgetUsd ?? null,
+      change.model !== undefined,
+      change.model ?? null,
+    ],
+  );
+  return rows[0];
 }
 
 /**

@@ -155,8 +155,9 @@ describe('auth API', () => {
     });
 
     it('refuses a token signed with another secret', async () => {
+      const { sid } = jwt.decode(user.accessToken) as { sid: string };
       await me(
-        signAccessToken(user.userId, 'another secret that is long enough to be plausible', 600),
+        signAccessToken(user.userId, 'another secret that is long enough to be plausible', 600, sid),
       ).expect(401);
     });
 

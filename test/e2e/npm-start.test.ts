@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startAirtableEmulator, type AirtableEmulator } from '@airtable-ops/airtable-emulator';
+import { startGeminiEmulator, type GeminiEmulator } from '@airtable-ops/gemini-emulator';
 import { freePort } from '../../temporal/dev-server';
 import { TEST_ENV } from '../support/env';
 import { eventually } from '../support/helpers';
@@ -16,15 +17,19 @@ const TOKEN = 'patStartTestToken.0123456789abcdef';
 
 describe('npm start', () => {
   let emulator: AirtableEmulator;
+  let gemini: GeminiEmulator;
   let platform: ChildProcess | undefined;
   let output = '';
 
   beforeAll(async () => {
     emulator = await startAirtableEmulator({ seed: smallSeed(), tokens: [TOKEN] });
+    // No script: the emulator plays its small deterministic assistant.
+    gemini = await startGeminiEmulator();
   });
   afterAll(async () => {
     if (platform && platform.exitCode === null) platform.kill('SIGKILL');
     await emulator.close();
+    await gemini.close();
   });
 
   async function start(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
@@ -76,6 +81,8 @@ describe('npm start', () => {
       TEMPORAL_ADDRESS: '',
       DATABASE_URL: process.env[TEST_ENV.databaseUrl],
       AIRTABLE_ENDPOINT_URL: emulator.url,
+      GEMINI_API_KEY: gemini.key,
+      GEMINI_BASE_URL: gemini.url,
       TEMPORAL_TASK_QUEUE_PREFIX: `npm-start-${Date.now()}-`,
     };
     platform = await start(env);
@@ -103,6 +110,32 @@ describe('npm start', () => {
       const res = await api(env.PORT, 'GET', `/jobs/${jobId}`, undefined, registered.body.accessToken);
       return res.body.status === 'completed' ? true : undefined;
     }, 60_000);
+
+    // A conversation, one turn answered before the restart.
+    const token = registered.body.accessToken as string;
+    const conversation = await api(env.PORT, 'POST', `/workspaces/${workspaceId}/conversations`, {}, token);
+    expect(conversation.status).toBe(201);
+    const conversationId = conversation.body.conversation.id as string;
+    const answered = async (accessToken: string, count: number) =>
+      eventually(async () => {
+        const res = await api(env.PORT, 'GET', `/conversations/${conversationId}`, undefined, accessToken);
+        const replies = res.body.messages.filter(
+          (m: { role: string; text?: string }) => m.role === 'assistant' && m.text,
+        );
+        return res.body.status === 'idle' && replies.length >= count ? res.body : undefined;
+      }, 60_000);
+    expect(
+      (
+        await api(
+          env.PORT,
+          'POST',
+          `/conversations/${conversationId}/messages`,
+          { text: 'Hello there' },
+          token,
+        )
+      ).status,
+    ).toBe(202);
+    await answered(token, 1);
 
     expect(await stop(platform)).toBe(0);
     // Everything is down: the API, the worker and the dev server.
@@ -135,6 +168,17 @@ describe('npm start', () => {
       { encoding: 'utf8' },
     );
     expect(listed).toContain(jobId);
+    // The conversation survived the restart: it takes the next message and answers it.
+    const next = await api(
+      env.PORT,
+      'POST',
+      `/conversations/${conversationId}/messages`,
+      { text: 'Still here?' },
+      login.body.accessToken,
+    );
+    expect(next.status).toBe(202);
+    const after = await answered(login.body.accessToken, 2);
+    expect(after.messages.filter((m: { role: string }) => m.role === 'user')).toHaveLength(2);
     expect(await stop(platform)).toBe(0);
   }, 300_000);
 });

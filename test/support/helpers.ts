@@ -159,7 +159,7 @@ const ROOT = path.resolve(__dirname, '../..');
  */
 export function spawnWorkerProcess(
   ctx: TestContext,
-  options: { taskQueuePrefix: string; dataDir: string; airtableUrl: string },
+  options: { taskQueuePrefix: string; dataDir: string; airtableUrl: string; env?: Record<string, string> },
 ): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')], {
     cwd: ROOT,
@@ -174,6 +174,7 @@ export function spawnWorkerProcess(
       TEMPORAL_WORKFLOW_BUNDLE: required(TEST_ENV.workflowBundle),
       APP_ENCRYPTION_KEY: ctx.encryptionKey.toString('base64'),
       AIRTABLE_ENDPOINT_URL: options.airtableUrl,
+      ...options.env,
     },
     stdio: 'ignore',
   });
@@ -183,9 +184,13 @@ export function spawnWorkerProcess(
 export function createTestApi(
   ctx: TestContext,
   taskQueue: string,
-  overrides: Partial<ApiParts['config']> & { airtableUrl?: string; client?: Client } = {},
+  overrides: Partial<ApiParts['config']> & {
+    airtableUrl?: string;
+    client?: Client;
+    maxStepsPerTurn?: number;
+  } = {},
 ): Express {
-  const { airtableUrl, client = ctx.client, ...config } = overrides;
+  const { airtableUrl, client = ctx.client, maxStepsPerTurn, ...config } = overrides;
   return createApp(
     composeApi({
       pool: ctx.pool,
@@ -201,6 +206,7 @@ export function createTestApi(
         ...config,
       },
       logger: createLogger({ level: 'silent' }),
+      maxStepsPerTurn,
     }),
   );
 }
@@ -309,4 +315,23 @@ export async function startTestPlatform(options: {
       await ctx.close();
     },
   };
+}
+
+/**
+ * A workflow history as text with every payload decoded (payloads are base64 JSON on the wire), so
+ * a test can look for a value anywhere in inputs, results, markers and activity arguments.
+ */
+export function historyText(history: unknown): string {
+  const parts: string[] = [];
+  const visit = (value: unknown): void => {
+    if (value instanceof Uint8Array) {
+      parts.push(Buffer.from(value).toString('utf8'));
+      return;
+    }
+    if (Array.isArray(value)) value.forEach(visit);
+    else if (value && typeof value === 'object') Object.values(value).forEach(visit);
+    else if (typeof value === 'string') parts.push(value);
+  };
+  visit(history);
+  return parts.join('\n');
 }

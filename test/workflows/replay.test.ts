@@ -18,6 +18,9 @@ describe('replay of recorded histories', () => {
         'changeset-completed.json',
         'changeset-compensated.json',
         'changeset-cancelled.json',
+        'conversation-approved-write.json',
+        'conversation-declined.json',
+        'conversation-step-cap.json',
       ]),
     );
   });
