@@ -221,6 +221,35 @@ describe('conversations with the agent', () => {
     expect(sent).toContain('fr-FR');
   });
 
+  it('comments on a record and reads the comments back (no approval under the "never" policy)', async () => {
+    const { baseId, workspaceId, conversationId } = await freshConversation();
+    await request(app)
+      .patch(`/api/v1/workspaces/${workspaceId}`)
+      .set(user.auth)
+      .send({ settings: { approvalPolicy: 'never' } })
+      .expect(200);
+    const acme = airtable.listRecords(baseId, 'Clients').find((r) => r.fields.Name === 'Acme')!;
+    gemini.script([
+      {
+        functionCalls: [
+          { name: 'create_comment', args: { tableId: 'Clients', recordId: acme.id, text: 'Renewal due' } },
+        ],
+      },
+      { functionCalls: [{ name: 'list_comments', args: { tableId: 'Clients', recordId: acme.id } }] },
+      { text: 'Noted.' },
+    ]);
+    await say(app, conversationId, 'Note the renewal on Acme').expect(202);
+    const done = await conversationWhen(app, conversationId, 'idle');
+    const [created, listed] = done.messages.flatMap(
+      (m: { toolCalls?: Array<{ status: string; result: Record<string, unknown> }> }) => m.toolCalls ?? [],
+    );
+    expect(created).toMatchObject({ status: 'succeeded', result: { text: 'Renewal due' } });
+    expect(listed).toMatchObject({
+      status: 'succeeded',
+      result: { comments: [expect.objectContaining({ text: 'Renewal due' })] },
+    });
+  });
+
   it('answers parallel calls in one turn, sending both results back together', async () => {
     const { conversationId } = await freshConversation();
     gemini.script([
