@@ -12,6 +12,15 @@ export { DEMO_BASE_ID, buildDemoSeed, type DemoSeedOptions } from './demo';
 export { DEFAULT_LIMITS } from './limits';
 export { busiestSecond, tightestSpan } from './log-analysis';
 export { SUPPORTED_FUNCTIONS } from './formula/evaluate';
+export {
+  ACTION_SOURCES,
+  DEFAULT_MAX_RECORDS_PER_PAYLOAD,
+  EXPIRED_WEBHOOK_RETENTION_MS,
+  MAX_PAYLOADS_PER_PAGE,
+  MAX_WEBHOOKS_PER_BASE,
+  PAYLOAD_RETENTION_MS,
+  WEBHOOK_LIFETIME_MS,
+} from './webhooks';
 export type {
   EmulatorFaultRule,
   EmulatorFaults,
@@ -28,4 +37,23 @@ export type {
   EmulatorSeedTable,
   EmulatorSeedView,
   EmulatorTokenGrant,
+  EmulatorUiActor,
+  EmulatorUiEdit,
+  EmulatorUiEditResult,
+  EmulatorUiFieldChange,
+  EmulatorWebhook,
+  EmulatorWebhookOptions,
+  WebhookActionSource,
+  WebhookCellValues,
+  WebhookChangePayload,
+  WebhookChangeType,
+  WebhookCreatedTable,
+  WebhookDataType,
+  WebhookErrorCode,
+  WebhookErrorPayload,
+  WebhookListing,
+  WebhookNotificationResult,
+  WebhookPayload,
+  WebhookSpecification,
+  WebhookTableChanges,
 } from './types';

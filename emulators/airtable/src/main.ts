@@ -106,6 +106,7 @@ async function main(): Promise<void> {
     `Limits: ${options.limits?.enabled === false ? 'off' : '5 req/s per base, 50 req/s per token, 30 s penalty'}`,
     ...(options.persistPath ? [`State file: ${options.persistPath}`] : []),
     'Control API: GET /__emulator/health, GET|DELETE /__emulator/log, PUT /__emulator/{faults,limits,latency}',
+    '  webhooks: GET /__emulator/webhooks/{baseId}, POST /__emulator/clock/advance, POST /__emulator/bases/{baseId}/tables/{table}/ui-edit',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 

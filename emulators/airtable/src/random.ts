@@ -39,8 +39,8 @@ export class SeededRandom {
 
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
-/** Airtable ids are a 3-letter prefix and 14 characters: `app…`, `tbl…`, `fld…`, `rec…`, `viw…`, `sel…`, `att…`, `usr…`, `itr…`, `com…`. */
-export type IdPrefix = 'app' | 'tbl' | 'fld' | 'rec' | 'viw' | 'sel' | 'att' | 'usr' | 'itr' | 'com';
+/** Airtable ids are a 3-letter prefix and 14 characters: `app…`, `tbl…`, `fld…`, `rec…`, `viw…`, `sel…`, `att…`, `usr…`, `itr…`, `com…`, `ach…` (webhooks). */
+export type IdPrefix = 'app' | 'tbl' | 'fld' | 'rec' | 'viw' | 'sel' | 'att' | 'usr' | 'itr' | 'com' | 'ach';
 
 export const ID_BODY_LENGTH = 14;
 

@@ -32,7 +32,7 @@ import {
   type RecordCall,
 } from './records';
 import { loadSeed, restoreState, serializeState, type PersistedState } from './seed';
-import { EmulatorStore, type BaseState, type Collaborator } from './store';
+import { EmulatorStore, type BaseState, type Collaborator, type TableState } from './store';
 import type {
   EmulatorFaultRule,
   EmulatorFaults,
@@ -43,7 +43,21 @@ import type {
   EmulatorRequestLogEntry,
   EmulatorSeed,
   EmulatorTokenGrant,
+  EmulatorUiActor,
+  EmulatorUiEdit,
+  EmulatorUiEditResult,
+  EmulatorUiFieldChange,
+  EmulatorWebhook,
+  EmulatorWebhookOptions,
+  WebhookErrorCode,
 } from './types';
+import { uiDeleteField, uiDeleteTable, uiEditRecords, uiUpdateField, type UiCall } from './ui';
+import {
+  ACTION_SOURCES,
+  DEFAULT_MAX_RECORDS_PER_PAYLOAD,
+  WebhookRegistry,
+  type PersistedWebhooks,
+} from './webhooks';
 
 /** How to start an emulator. */
 export interface AirtableEmulatorOptions {
@@ -74,6 +88,8 @@ export interface AirtableEmulatorOptions {
   randomSeed?: number;
   /** Largest accepted request body; bigger ones get 413. @default 2097152 (2 MiB) */
   maxBodyBytes?: number;
+  /** Webhook knobs (payload splitting, notification pings). */
+  webhooks?: EmulatorWebhookOptions;
 }
 
 /** A running emulator. */
@@ -95,6 +111,71 @@ export interface AirtableEmulator {
   setLatency(latency: EmulatorLatency): void;
   /** Direct state access for tests: a table's records as the API shows them (JSON cells, by name). */
   listRecords(baseId: string, tableIdOrName: string): EmulatorRecord[];
+  /** The emulator's clock (epoch ms): real time plus whatever {@link advanceTime} added. */
+  now(): number;
+  /**
+   * Moves the emulator's clock forward (webhook expiry, payload pruning, record times); returns the
+   * new time. The rate limiter and the request log keep real time.
+   */
+  advanceTime(ms: number): number;
+  /** A base's webhooks with every payload they keep (does not extend their life). */
+  webhooks(baseId: string): EmulatorWebhook[];
+  /**
+   * Appends an error payload `{error: true, code}` to a webhook; `disable` (default: true, except for
+   * `INTERNAL_ERROR`) turns the hook off (`isHookEnabled: false`).
+   */
+  injectWebhookError(
+    baseId: string,
+    webhookId: string,
+    code: WebhookErrorCode,
+    options?: { disable?: boolean },
+  ): EmulatorWebhook;
+  /** Replaces the webhook knobs (unset ones take their defaults). */
+  setWebhookOptions(options: EmulatorWebhookOptions): void;
+  /** Record edits as a user in the UI makes them: one action (source `client`), any number of records. */
+  uiEdit(baseId: string, tableIdOrName: string, edits: EmulatorUiEdit): EmulatorUiEditResult;
+  /** Creates a field from the UI (as the meta API would, source `client`); returns the field. */
+  uiCreateField(
+    baseId: string,
+    tableIdOrName: string,
+    field: {
+      name: string;
+      type: string;
+      description?: string;
+      options?: Record<string, unknown>;
+    } & EmulatorUiActor,
+  ): Record<string, unknown>;
+  /** Renames, describes, re-options or retypes a field from the UI; returns the field. */
+  uiUpdateField(
+    baseId: string,
+    tableIdOrName: string,
+    fieldIdOrName: string,
+    change: EmulatorUiFieldChange,
+  ): Record<string, unknown>;
+  /** Deletes a field from the UI (the Web API cannot). */
+  uiDeleteField(
+    baseId: string,
+    tableIdOrName: string,
+    fieldIdOrName: string,
+    actor?: EmulatorUiActor,
+  ): { id: string; deleted: true };
+  /** Creates a table from the UI (as the meta API would, source `client`); returns the table. */
+  uiCreateTable(
+    baseId: string,
+    table: { name: string; description?: string; fields: unknown[] } & EmulatorUiActor,
+  ): Record<string, unknown>;
+  /** Renames or describes a table from the UI; returns the table. */
+  uiUpdateTable(
+    baseId: string,
+    tableIdOrName: string,
+    change: { name?: string; description?: string } & EmulatorUiActor,
+  ): Record<string, unknown>;
+  /** Deletes a table and its records from the UI (the Web API cannot). */
+  uiDeleteTable(
+    baseId: string,
+    tableIdOrName: string,
+    actor?: EmulatorUiActor,
+  ): { id: string; deleted: true };
   /** Stops listening, cuts open connections and writes the state file. */
   close(): Promise<void>;
 }
@@ -103,6 +184,9 @@ export const URL_LENGTH_LIMIT = 16_000;
 const DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024;
 const REQUEST_LOG_CAP = 50_000;
 const SAVE_DEBOUNCE_MS = 100;
+
+/** The state file: the store, plus the webhooks and the clock. */
+type SavedState = PersistedState & { webhooks?: PersistedWebhooks; clockOffsetMs?: number };
 
 interface TokenEntry {
   token: string;
@@ -138,6 +222,7 @@ const OPERATIONS = new Set<EmulatorOperation>([
   'delete',
   'meta',
   'comment',
+  'webhook',
 ]);
 
 function normalizeFaults(faults: EmulatorFaults): ActiveFaults {
@@ -187,6 +272,7 @@ function normalizeFaultRule(rule: EmulatorFaultRule): Required<EmulatorFaultRule
 /** The operation a record or meta request performs, as fault rules name it. */
 function operationOf(method: string, segments: string[], body: unknown): EmulatorOperation {
   if (segments[1] === 'meta') return 'meta';
+  if (segments[1] === 'bases') return 'webhook';
   if (segments[4] === 'comments') return 'comment';
   if (method === 'GET') return segments.length > 3 ? 'get' : 'list';
   if (method === 'POST') return segments[3] === 'listRecords' ? 'list' : 'create';
@@ -221,6 +307,28 @@ function isLoopback(address: string | undefined): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
+/** A user as `actionMetadata.sourceMetadata.user` shows it. */
+function userMetadata(user: Collaborator): Record<string, unknown> {
+  return { user: { id: user.id, email: user.email, permissionLevel: 'create', name: user.name } };
+}
+
+function normalizeWebhookOptions(options: unknown): { maxRecordsPerPayload: number; sendPings: boolean } {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new TypeError('webhook options must be an object');
+  const { maxRecordsPerPayload, sendPings } = options as EmulatorWebhookOptions;
+  if (
+    maxRecordsPerPayload !== undefined &&
+    (!Number.isInteger(maxRecordsPerPayload) || (maxRecordsPerPayload as number) < 1)
+  )
+    throw new TypeError('maxRecordsPerPayload must be an integer >= 1');
+  if (sendPings !== undefined && typeof sendPings !== 'boolean')
+    throw new TypeError('sendPings must be a boolean');
+  return {
+    maxRecordsPerPayload: maxRecordsPerPayload ?? DEFAULT_MAX_RECORDS_PER_PAYLOAD,
+    sendPings: sendPings ?? true,
+  };
+}
+
 function generateToken(random: SeededRandom): string {
   let hex = '';
   for (let i = 0; i < 64; i++) hex += '0123456789abcdef'[random.int(0, 15)];
@@ -236,6 +344,7 @@ export async function startAirtableEmulator(
   const faultRandom = new SeededRandom(randomSeed ^ 0x5bd1e995);
   const latencyRandom = new SeededRandom(randomSeed ^ 0x27d4eb2f);
   const tokenRandom = new SeededRandom(randomSeed ^ 0x165667b1);
+  const webhookRandom = new SeededRandom(randomSeed ^ 0x2545f491);
 
   const grants: EmulatorTokenGrant[] =
     options.tokens && options.tokens.length > 0 ? options.tokens : [generateToken(tokenRandom)];
@@ -254,9 +363,27 @@ export async function startAirtableEmulator(
 
   const store = new EmulatorStore(new IdFactory(idRandom));
   const seedUser = collaboratorForToken([...tokens.keys()][0]!);
+  // The emulator's clock: real time plus what advanceTime() added (webhook expiry and pruning).
+  let clockOffsetMs = 0;
+  const now = (): number => Date.now() + clockOffsetMs;
+  let scheduleSave: () => void = () => {};
+  const webhookOptions = normalizeWebhookOptions(options.webhooks ?? {});
+  const webhooks = new WebhookRegistry({
+    store,
+    ids: store.ids,
+    random: webhookRandom,
+    now,
+    ...webhookOptions,
+    onChange: () => scheduleSave(),
+  });
+  store.onCommit = (txn, action) => webhooks.commit(txn, action);
+  store.onSchemaWillChange = (txn, action) => webhooks.schemaWillChange(txn, action);
   const startedAt = Date.now();
   if (options.persistPath && existsSync(options.persistPath)) {
-    restoreState(store, JSON.parse(readFileSync(options.persistPath, 'utf8')) as PersistedState);
+    const saved = JSON.parse(readFileSync(options.persistPath, 'utf8')) as SavedState;
+    restoreState(store, saved);
+    webhooks.restore(saved.webhooks);
+    if (typeof saved.clockOffsetMs === 'number') clockOffsetMs = saved.clockOffsetMs;
   } else {
     loadSeed(store, options.seed ?? buildDemoSeed(), startedAt, seedUser);
   }
@@ -277,13 +404,15 @@ export async function startAirtableEmulator(
     if (saveTimer) clearTimeout(saveTimer);
     saveTimer = undefined;
     const temporary = `${options.persistPath}.${process.pid}.tmp`;
-    writeFileSync(temporary, JSON.stringify(serializeState(store)));
+    const state: SavedState = { ...serializeState(store), webhooks: webhooks.serialize(), clockOffsetMs };
+    writeFileSync(temporary, JSON.stringify(state));
     renameSync(temporary, options.persistPath);
   };
   if (options.persistPath) {
-    store.onChange = () => {
-      if (!saveTimer) saveTimer = setTimeout(saveNow, SAVE_DEBOUNCE_MS);
+    scheduleSave = () => {
+      if (!saveTimer && !closed) saveTimer = setTimeout(saveNow, SAVE_DEBOUNCE_MS);
     };
+    store.onChange = scheduleSave;
     saveNow();
   }
 
@@ -373,6 +502,7 @@ export async function startAirtableEmulator(
   ): Answer {
     if (segments[0] !== 'v0') throw errors.recordNotFound();
     if (segments[1] === 'meta') return routeMeta(method, segments.slice(2), query, body, entry);
+    if (segments[1] === 'bases') return routeWebhooks(method, segments.slice(2), query, body, entry);
     const [, baseId, tableName, recordId, ...rest] = segments;
     if (!baseId || !tableName) throw errors.recordNotFound();
     if (rest.length > 0 && (rest[0] !== 'comments' || rest.length > 2)) throw errors.recordNotFound();
@@ -434,6 +564,29 @@ export async function startAirtableEmulator(
     }
   }
 
+  /** `/v0/bases/{baseId}/webhooks[/{webhookId}[/refresh|/payloads]]`. */
+  function routeWebhooks(
+    method: string,
+    segments: string[],
+    query: URLSearchParams,
+    body: unknown,
+    entry: TokenEntry,
+  ): Answer {
+    const [baseId, resource, webhookId, action, ...rest] = segments;
+    if (!baseId || resource !== 'webhooks' || rest.length > 0) throw errors.metaNotFound();
+    const base = baseFor(entry, baseId);
+    const ok = (value: unknown): Answer => ({ status: 200, body: value });
+    if (webhookId === undefined) {
+      if (method === 'GET') return ok(webhooks.list(base));
+      if (method === 'POST') return ok(webhooks.create(base, body));
+      throw errors.metaNotFound();
+    }
+    if (action === undefined && method === 'DELETE') return ok(webhooks.remove(base, webhookId));
+    if (action === 'refresh' && method === 'POST') return ok(webhooks.refresh(base, webhookId));
+    if (action === 'payloads' && method === 'GET') return ok(webhooks.listPayloads(base, webhookId, query));
+    throw errors.metaNotFound();
+  }
+
   function routeMeta(
     method: string,
     segments: string[],
@@ -455,6 +608,7 @@ export async function startAirtableEmulator(
             'data.recordComments:write',
             'schema.bases:read',
             'schema.bases:write',
+            'webhook:manage',
           ],
         },
       };
@@ -539,7 +693,14 @@ export async function startAirtableEmulator(
     } catch {
       throw errors.recordNotFound();
     }
-    const baseId = segments[1] === 'meta' ? (segments[2] === 'bases' ? segments[3] : undefined) : segments[1];
+    const baseId =
+      segments[1] === 'meta'
+        ? segments[2] === 'bases'
+          ? segments[3]
+          : undefined
+        : segments[1] === 'bases'
+          ? segments[2]
+          : segments[1];
     if (baseId) log.baseId = baseId;
     const countedBase = baseId && store.bases.has(baseId) && canSee(entry, baseId) ? baseId : undefined;
 
@@ -565,7 +726,17 @@ export async function startAirtableEmulator(
 
     await sleep(drawLatency() + (slow ? faults.slowMs : 0));
     if (closed) return { status: 0, drop: true };
-    const answer = route(req.method ?? 'GET', segments, query, body, entry, Date.now());
+    const at = now();
+    // Writes of this request are reported to webhooks as the token's user through the public API.
+    store.action = countedBase
+      ? { baseId: countedBase, source: 'publicApi', sourceMetadata: userMetadata(entry.user), at }
+      : undefined;
+    let answer: Answer;
+    try {
+      answer = route(req.method ?? 'GET', segments, query, body, entry, at);
+    } finally {
+      store.action = undefined;
+    }
     return { ...answer, drop: drop || rule?.effect === 'drop' };
   }
 
@@ -688,15 +859,142 @@ export async function startAirtableEmulator(
           if (!segments[1] || !segments[2]) return send(res, 404, { error: { type: 'NOT_FOUND' } });
           return send(res, 200, { records: emulator.listRecords(segments[1], segments[2]) });
         }
+        case 'GET clock':
+          if (segments.length !== 1) break;
+          return send(res, 200, { now: new Date(now()).toISOString(), offsetMs: clockOffsetMs });
+        case 'POST clock': {
+          if (segments[1] !== 'advance' || segments.length !== 2) break;
+          const ms =
+            typeof body === 'object' && body !== null && !Array.isArray(body)
+              ? (body as { ms?: unknown }).ms
+              : body;
+          emulator.advanceTime(ms as number);
+          return send(res, 200, { now: new Date(now()).toISOString(), offsetMs: clockOffsetMs });
+        }
+        case 'GET webhook-options':
+          return send(res, 200, webhookSettings());
+        case 'PUT webhook-options':
+          emulator.setWebhookOptions((body ?? {}) as EmulatorWebhookOptions);
+          return send(res, 200, webhookSettings());
+        case 'GET webhooks':
+          if (!segments[1] || segments.length !== 2) break;
+          return send(res, 200, { webhooks: emulator.webhooks(segments[1]) });
+        case 'POST webhooks': {
+          if (segments.length !== 4 || segments[3] !== 'error') break;
+          const { code, disable } = (body ?? {}) as { code?: unknown; disable?: unknown };
+          const webhook = emulator.injectWebhookError(segments[1]!, segments[2]!, code as WebhookErrorCode, {
+            disable: disable as boolean | undefined,
+          });
+          return send(res, 200, { webhook });
+        }
+        case 'POST bases':
+        case 'PATCH bases':
+        case 'DELETE bases': {
+          const answer = uiControl(method, segments.slice(1), body);
+          if (answer === undefined) break;
+          return send(res, 200, answer);
+        }
         default:
-          return send(res, 404, { error: { type: 'NOT_FOUND' } });
+          break;
       }
+      return send(res, 404, { error: { type: 'NOT_FOUND' } });
     } catch (err) {
+      if (err instanceof ApiError) return send(res, err.status, err.body);
       if (err instanceof TypeError || err instanceof RangeError) return bad(err);
-      if (err instanceof Error && /^No (base|table)/.test(err.message))
+      if (err instanceof Error && /^No (base|table|field|webhook)/.test(err.message))
         return send(res, 404, { error: { type: 'NOT_FOUND', message: err.message } });
       throw err;
     }
+  }
+
+  const webhookSettings = (): Required<EmulatorWebhookOptions> => ({
+    maxRecordsPerPayload: webhooks.maxRecordsPerPayload,
+    sendPings: webhooks.sendPings,
+  });
+
+  /** Who acts in a UI-like change, and the `actionMetadata` its payloads show. */
+  function readActor(actor: EmulatorUiActor | undefined): {
+    source: string;
+    user: Collaborator;
+    sourceMetadata: Record<string, unknown>;
+  } {
+    if (actor !== undefined && (typeof actor !== 'object' || actor === null))
+      throw new TypeError('the actor is an object {source?, user?, sourceMetadata?}');
+    const source = actor?.source ?? 'client';
+    if (!ACTION_SOURCES.includes(source))
+      throw new TypeError(`source must be one of ${ACTION_SOURCES.join(', ')}`);
+    let user = seedUser;
+    if (actor?.user !== undefined) {
+      const { id, email, name } = actor.user as { id?: unknown; email?: unknown; name?: unknown };
+      if (typeof email !== 'string' || email === '') throw new TypeError('user needs an email');
+      if (id !== undefined && typeof id !== 'string') throw new TypeError('user.id must be a string');
+      if (name !== undefined && typeof name !== 'string') throw new TypeError('user.name must be a string');
+      user = { id: id ?? collaboratorForToken(email).id, email, name: name ?? email.split('@')[0]! };
+    }
+    const metadata = actor?.sourceMetadata;
+    if (
+      metadata !== undefined &&
+      (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata))
+    )
+      throw new TypeError('sourceMetadata must be an object');
+    return { source, user, sourceMetadata: metadata ? structuredClone(metadata) : userMetadata(user) };
+  }
+
+  /** Runs a UI-like change of a base as one reported action. */
+  function asUi<T>(
+    baseId: string,
+    actor: EmulatorUiActor | undefined,
+    work: (call: Omit<UiCall, 'table'>) => T,
+  ): T {
+    const base = store.bases.get(baseId);
+    if (!base) throw new Error(`No base ${baseId}`);
+    const { source, user, sourceMetadata } = readActor(actor);
+    const at = now();
+    store.action = { baseId, source, sourceMetadata, at };
+    try {
+      return work({ store, base, user, now: at });
+    } finally {
+      store.action = undefined;
+    }
+  }
+
+  function tableOf(base: BaseState, tableIdOrName: string): TableState {
+    const table = store.findTable(base, tableIdOrName);
+    if (!table) throw new Error(`No table ${tableIdOrName} in base ${base.id}`);
+    return table;
+  }
+
+  /** The body without the actor keys, for the meta functions (which refuse unknown keys). */
+  function withoutActor(body: unknown): { actor: EmulatorUiActor; rest: Record<string, unknown> } {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return { actor: {}, rest: {} };
+    const { source, user, sourceMetadata, ...rest } = body as Record<string, unknown> & EmulatorUiActor;
+    return { actor: { source, user, sourceMetadata }, rest };
+  }
+
+  /** `/__emulator/bases/{baseId}/tables[/{table}[/ui-edit|/fields[/{field}]]]`; undefined = no such route. */
+  function uiControl(method: string, segments: string[], body: unknown): unknown {
+    const [baseId, tables, tableRef, sub, fieldRef, ...rest] = segments;
+    if (!baseId || tables !== 'tables' || rest.length > 0) return undefined;
+    const { actor, rest: fields } = withoutActor(body);
+    if (tableRef === undefined) {
+      return method === 'POST' ? emulator.uiCreateTable(baseId, { ...fields, ...actor } as never) : undefined;
+    }
+    if (sub === undefined) {
+      if (method === 'PATCH') return emulator.uiUpdateTable(baseId, tableRef, { ...fields, ...actor });
+      if (method === 'DELETE') return emulator.uiDeleteTable(baseId, tableRef, actor);
+      return undefined;
+    }
+    if (sub === 'ui-edit' && fieldRef === undefined && method === 'POST')
+      return emulator.uiEdit(baseId, tableRef, (body ?? {}) as EmulatorUiEdit);
+    if (sub !== 'fields') return undefined;
+    if (fieldRef === undefined)
+      return method === 'POST'
+        ? emulator.uiCreateField(baseId, tableRef, { ...fields, ...actor } as never)
+        : undefined;
+    if (method === 'PATCH')
+      return emulator.uiUpdateField(baseId, tableRef, fieldRef, (body ?? {}) as EmulatorUiFieldChange);
+    if (method === 'DELETE') return emulator.uiDeleteField(baseId, tableRef, fieldRef, actor);
+    return undefined;
   }
 
   const server = http.createServer({ maxHeaderSize: 256 * 1024 }, (req, res) => {
@@ -748,7 +1046,7 @@ export async function startAirtableEmulator(
       if (!base) throw new Error(`No base ${baseId}`);
       const table = store.findTable(base, tableIdOrName);
       if (!table) throw new Error(`No table ${tableIdOrName} in base ${baseId}`);
-      const reader = new RecordReader(store, base, Date.now());
+      const reader = new RecordReader(store, base, now());
       return table.records.map(
         (record) =>
           structuredClone(
@@ -756,9 +1054,90 @@ export async function startAirtableEmulator(
           ) as unknown as EmulatorRecord,
       );
     },
+    now,
+    advanceTime(ms) {
+      if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0)
+        throw new TypeError('advanceTime takes a number of ms >= 0');
+      clockOffsetMs += ms;
+      webhooks.maintain();
+      scheduleSave();
+      return now();
+    },
+    webhooks(baseId) {
+      if (!store.bases.has(baseId)) throw new Error(`No base ${baseId}`);
+      return webhooks.describe(baseId);
+    },
+    injectWebhookError(baseId, webhookId, code, injectOptions = {}) {
+      if (!store.bases.has(baseId)) throw new Error(`No base ${baseId}`);
+      return webhooks.injectError(baseId, webhookId, code, injectOptions.disable);
+    },
+    setWebhookOptions(next) {
+      const normalized = normalizeWebhookOptions(next);
+      webhooks.maxRecordsPerPayload = normalized.maxRecordsPerPayload;
+      webhooks.sendPings = normalized.sendPings;
+    },
+    uiEdit(baseId, tableIdOrName, edits) {
+      const { source, user, sourceMetadata } = (edits ?? {}) as EmulatorUiEdit;
+      return asUi(baseId, { source, user, sourceMetadata }, (call) =>
+        uiEditRecords({ ...call, table: tableOf(call.base, tableIdOrName) }, edits),
+      );
+    },
+    uiCreateField(baseId, tableIdOrName, field) {
+      const { actor, rest } = withoutActor(field);
+      return asUi(baseId, actor, (call) =>
+        describeCreated(
+          createField(
+            { store, query: new URLSearchParams(), body: rest },
+            call.base,
+            tableOf(call.base, tableIdOrName),
+          ),
+        ),
+      );
+    },
+    uiUpdateField(baseId, tableIdOrName, fieldIdOrName, change) {
+      const { source, user, sourceMetadata } = (change ?? {}) as EmulatorUiFieldChange;
+      return asUi(baseId, { source, user, sourceMetadata }, (call) => {
+        const table = tableOf(call.base, tableIdOrName);
+        const field = store.findField(table, fieldIdOrName);
+        if (!field) throw new Error(`No field ${fieldIdOrName} in table ${table.name}`);
+        return uiUpdateField({ ...call, table }, field, change) as Record<string, unknown>;
+      });
+    },
+    uiDeleteField(baseId, tableIdOrName, fieldIdOrName, actor) {
+      return asUi(baseId, actor, (call) => {
+        const table = tableOf(call.base, tableIdOrName);
+        const field = store.findField(table, fieldIdOrName);
+        if (!field) throw new Error(`No field ${fieldIdOrName} in table ${table.name}`);
+        return uiDeleteField({ ...call, table }, field);
+      });
+    },
+    uiCreateTable(baseId, table) {
+      const { actor, rest } = withoutActor(table);
+      return asUi(baseId, actor, (call) =>
+        describeCreated(createTable({ store, query: new URLSearchParams(), body: rest }, call.base)),
+      );
+    },
+    uiUpdateTable(baseId, tableIdOrName, change) {
+      const { actor, rest } = withoutActor(change);
+      return asUi(baseId, actor, (call) =>
+        describeCreated(
+          updateTable(
+            { store, query: new URLSearchParams(), body: rest },
+            call.base,
+            tableOf(call.base, tableIdOrName),
+          ),
+        ),
+      );
+    },
+    uiDeleteTable(baseId, tableIdOrName, actor) {
+      return asUi(baseId, actor, (call) =>
+        uiDeleteTable({ ...call, table: tableOf(call.base, tableIdOrName) }),
+      );
+    },
     async close() {
       if (closed) return;
       closed = true;
+      webhooks.close();
       for (const sleeper of sleepers) {
         clearTimeout(sleeper.timer);
         sleeper.resolve();
@@ -772,6 +1151,11 @@ export async function startAirtableEmulator(
     },
   };
   return emulator;
+}
+
+/** The meta functions answer `unknown`; the emulator object hands their JSON on as it is. */
+function describeCreated(value: unknown): Record<string, unknown> {
+  return value as Record<string, unknown>;
 }
 
 export { typedError };

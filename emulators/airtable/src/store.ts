@@ -76,6 +76,27 @@ export interface BaseState {
   records: Map<string, RecordState>;
 }
 
+/** A record-level change, journalled for webhooks while a transaction runs. */
+export type StoreEvent =
+  | { type: 'recordCreated'; table: TableState; record: RecordState }
+  | { type: 'recordDestroyed'; table: TableState; record: RecordState }
+  /** A stored cell changed; `before` is the stored value it had (undefined when empty). */
+  | { type: 'cellChanged'; record: RecordState; fieldId: string; before: unknown };
+
+/**
+ * Who is writing, set by the server around a request (or a UI-like control call) so that the
+ * changes a transaction commits can be reported to webhooks with their source.
+ */
+export interface WriteAction {
+  baseId: string;
+  /** Airtable's action source: `publicApi` for the Web API, `client` for UI-like edits, … */
+  source: string;
+  /** `actionMetadata.sourceMetadata`, as the payloads show it. */
+  sourceMetadata: Record<string, unknown>;
+  /** Epoch ms of the emulator's clock when the action ran. */
+  at: number;
+}
+
 /**
  * One request's changes, undone in reverse order when any part of the request fails, so a request
  * applies wholly or not at all.
@@ -83,6 +104,10 @@ export interface BaseState {
 export class Transaction {
   private readonly undos: Array<() => void> = [];
   changed = false;
+  /** Record creations, deletions and cell changes, in order (discarded on rollback). */
+  readonly events: StoreEvent[] = [];
+  /** Whether a table or field (including a select choice) has been changed in this transaction. */
+  schemaTouched = false;
 
   onUndo(undo: () => void): void {
     this.changed = true;
@@ -92,6 +117,7 @@ export class Transaction {
   rollback(): void {
     for (let i = this.undos.length - 1; i >= 0; i--) this.undos[i]!();
     this.undos.length = 0;
+    this.events.length = 0;
     this.changed = false;
   }
 }
@@ -107,6 +133,12 @@ export class EmulatorStore {
   readonly bases = new Map<string, BaseState>();
   /** Called after every transaction that changed something (persistence hooks in here). */
   onChange: (() => void) | undefined;
+  /** The write being served, if any (see {@link WriteAction}). */
+  action: WriteAction | undefined;
+  /** Called after a transaction that changed something commits, before `onChange` (webhooks). */
+  onCommit: ((txn: Transaction, action: WriteAction | undefined) => void) | undefined;
+  /** Called once per transaction, just before its first schema change is applied. */
+  onSchemaWillChange: ((txn: Transaction, action: WriteAction | undefined) => void) | undefined;
 
   constructor(readonly ids: IdFactory) {}
 
@@ -114,7 +146,17 @@ export class EmulatorStore {
     const txn = new Transaction();
     try {
       const result = work(txn);
-      if (txn.changed) this.onChange?.();
+      if (txn.changed) {
+        try {
+          this.onCommit?.(txn, this.action);
+        } catch (err) {
+          // Reporting a change must never undo or fail the change itself.
+          process.emitWarning(
+            `airtable emulator: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+          );
+        }
+        this.onChange?.();
+      }
       return result;
     } catch (err) {
       txn.rollback();
@@ -147,6 +189,7 @@ export class EmulatorStore {
   insertRecord(txn: Transaction, base: BaseState, table: TableState, record: RecordState): void {
     table.records.push(record);
     base.records.set(record.id, record);
+    txn.events.push({ type: 'recordCreated', table, record });
     txn.onUndo(() => {
       const index = table.records.lastIndexOf(record);
       if (index >= 0) table.records.splice(index, 1);
@@ -159,6 +202,7 @@ export class EmulatorStore {
     if (index < 0) return;
     table.records.splice(index, 1);
     base.records.delete(record.id);
+    txn.events.push({ type: 'recordDestroyed', table, record });
     txn.onUndo(() => {
       table.records.splice(index, 0, record);
       base.records.set(record.id, record);
@@ -173,6 +217,7 @@ export class EmulatorStore {
     if (value === undefined) delete record.cells[fieldId];
     else record.cells[fieldId] = value;
     record.modified[fieldId] = at;
+    txn.events.push({ type: 'cellChanged', record, fieldId, before: previous });
     txn.onUndo(() => {
       if (previous === undefined) delete record.cells[fieldId];
       else record.cells[fieldId] = previous;
@@ -200,6 +245,7 @@ export class EmulatorStore {
   }
 
   addChoice(txn: Transaction, field: FieldState, choice: SelectChoice): void {
+    this.schemaWillChange(txn);
     const options = (field.options ??= {});
     const choices = Array.isArray(options.choices) ? (options.choices as SelectChoice[]) : [];
     options.choices = choices;
@@ -212,8 +258,15 @@ export class EmulatorStore {
 
   /** Records a schema change (table or field) so it is undone with the rest of the request. */
   changeSchema(txn: Transaction, apply: () => void, undo: () => void): void {
+    this.schemaWillChange(txn);
     apply();
     txn.onUndo(undo);
+  }
+
+  private schemaWillChange(txn: Transaction): void {
+    if (txn.schemaTouched) return;
+    txn.schemaTouched = true;
+    this.onSchemaWillChange?.(txn, this.action);
   }
 
   /** Any other change (e.g. to a comment), undone with the rest of the request. */

@@ -30,7 +30,9 @@ export type EmulatorOperation =
   | 'delete'
   | 'meta'
   /** Any call under `/{recordId}/comments` (list, create, update, delete a comment). */
-  | 'comment';
+  | 'comment'
+  /** Any call under `/v0/bases/{baseId}/webhooks`. */
+  | 'webhook';
 
 /**
  * A fault aimed at particular requests, e.g. "fail the second update of Tasks with a 422" or "apply
@@ -179,4 +181,186 @@ export interface EmulatorRecord {
   id: string;
   createdTime: string;
   fields: Record<string, unknown>;
+}
+
+/** What a webhook watches (`filters.dataTypes`). */
+export type WebhookDataType = 'tableData' | 'tableFields' | 'tableMetadata';
+
+/** `filters.changeTypes`. */
+export type WebhookChangeType = 'add' | 'remove' | 'update';
+
+/** Where a change came from (`actionMetadata.source`, `filters.fromSources`). */
+export type WebhookActionSource =
+  | 'client'
+  | 'publicApi'
+  | 'formSubmission'
+  | 'formPageSubmission'
+  | 'automation'
+  | 'system'
+  | 'sync'
+  | 'anonymousUser'
+  | 'unknown';
+
+/** The `code` of an error payload. */
+export type WebhookErrorCode = 'INVALID_FILTERS' | 'INVALID_HOOK' | 'INTERNAL_ERROR';
+
+/** A webhook's specification, as created and as listed. Tables, views and fields are named by id. */
+export interface WebhookSpecification {
+  options: {
+    filters: {
+      dataTypes: WebhookDataType[];
+      /** A table id or a view id. */
+      recordChangeScope?: string;
+      changeTypes?: WebhookChangeType[];
+      fromSources?: WebhookActionSource[];
+      sourceOptions?: Record<string, unknown>;
+      watchDataInFieldIds?: string[];
+      watchSchemasOfFieldIds?: string[];
+    };
+    includes?: {
+      includeCellValuesInFieldIds?: string[] | 'all';
+      includePreviousCellValues?: boolean;
+      includePreviousFieldDefinitions?: boolean;
+    };
+  };
+}
+
+/** Cells of one record, keyed by field id, in the webhooks' (V2) cell format. */
+export interface WebhookCellValues {
+  cellValuesByFieldId: Record<string, unknown>;
+}
+
+/** What changed in one table (`changedTablesById[tableId]`); only the parts that apply are present. */
+export interface WebhookTableChanges {
+  changedMetadata?: {
+    current: { name?: string; description?: string | null };
+    previous?: { name?: string; description?: string | null };
+  };
+  createdFieldsById?: Record<string, { name: string; type: string }>;
+  changedFieldsById?: Record<
+    string,
+    { current: Record<string, unknown>; previous?: Record<string, unknown> }
+  >;
+  destroyedFieldIds?: string[];
+  createdRecordsById?: Record<string, WebhookCellValues & { createdTime: string }>;
+  changedRecordsById?: Record<
+    string,
+    { current: WebhookCellValues; previous?: WebhookCellValues; unchanged?: WebhookCellValues }
+  >;
+  destroyedRecordIds?: string[];
+  /** Only when `recordChangeScope` is a view id: the record changes of that view. */
+  changedViewsById?: Record<
+    string,
+    Pick<WebhookTableChanges, 'createdRecordsById' | 'changedRecordsById' | 'destroyedRecordIds'>
+  >;
+}
+
+/** A table created by the action (`createdTablesById[tableId]`). */
+export interface WebhookCreatedTable {
+  metadata?: { name: string; description: string | null };
+  fieldsById?: Record<string, { name: string; type: string }>;
+  recordsById?: Record<string, WebhookCellValues & { createdTime: string }>;
+}
+
+/** One payload of `GET …/webhooks/{id}/payloads`. */
+export interface WebhookChangePayload {
+  timestamp: string;
+  baseTransactionNumber: number;
+  actionMetadata: { source: WebhookActionSource | string; sourceMetadata: Record<string, unknown> };
+  payloadFormat: 'v0';
+  changedTablesById?: Record<string, WebhookTableChanges>;
+  createdTablesById?: Record<string, WebhookCreatedTable>;
+  destroyedTableIds?: string[];
+}
+
+/** An error payload; the hook may then be disabled (`isHookEnabled: false`). */
+export interface WebhookErrorPayload {
+  error: true;
+  code: WebhookErrorCode;
+}
+
+export type WebhookPayload = WebhookChangePayload | WebhookErrorPayload;
+
+/** `lastNotificationResult` of a listed webhook. */
+export type WebhookNotificationResult =
+  | { success: true; completionTimestamp: string; durationMs: number; retryNumber: number }
+  | {
+      success: false;
+      error: { message: string };
+      completionTimestamp: string;
+      durationMs: number;
+      retryNumber: number;
+      willBeRetried: boolean;
+    };
+
+/** A webhook as `GET /v0/bases/{baseId}/webhooks` lists it. */
+export interface WebhookListing {
+  id: string;
+  areNotificationsEnabled: boolean;
+  cursorForNextPayload: number;
+  isHookEnabled: boolean;
+  lastSuccessfulNotificationTime: string | null;
+  notificationUrl: string | null;
+  expirationTime: string;
+  specification: WebhookSpecification;
+  lastNotificationResult: WebhookNotificationResult | null;
+}
+
+/** A webhook as the emulator's test API shows it: the listing plus every payload it still keeps. */
+export interface EmulatorWebhook extends WebhookListing {
+  baseId: string;
+  createdTime: string;
+  /** True once `expirationTime` has passed (the hook then stays listed, disabled, for 7 more days). */
+  expired: boolean;
+  /** Kept payloads, oldest first, each with its cursor number and the emulator time it was made. */
+  payloads: Array<{ cursor: number; createdTime: string; payload: WebhookPayload }>;
+}
+
+/** Webhook knobs. */
+export interface EmulatorWebhookOptions {
+  /**
+   * Record changes (created, changed and destroyed records, over all tables) per payload: a larger
+   * action is split over several payloads that share `timestamp` and `baseTransactionNumber`.
+   * @default 100
+   */
+  maxRecordsPerPayload?: number;
+  /** POST the notification ping to `notificationUrl` after new payloads. @default true */
+  sendPings?: boolean;
+}
+
+/** Who acts in a UI-like edit (`client` source by default). */
+export interface EmulatorUiActor {
+  /** @default 'client' */
+  source?: WebhookActionSource;
+  /** The user shown in `actionMetadata.sourceMetadata.user`. @default the first token's user */
+  user?: { id?: string; email: string; name?: string };
+  /** Replaces `actionMetadata.sourceMetadata` altogether. @default `{user}` */
+  sourceMetadata?: Record<string, unknown>;
+}
+
+/** Record edits made the way a user in Airtable's UI makes them: one action, no 10-record limit. */
+export interface EmulatorUiEdit extends EmulatorUiActor {
+  /** Cells by field name or id. */
+  creates?: Array<{ fields: Record<string, unknown> }>;
+  /** `replace: true` clears every editable field not given (like PUT). */
+  updates?: Array<{ id: string; fields: Record<string, unknown>; replace?: boolean }>;
+  /** Record ids. */
+  deletes?: string[];
+  /** Convert values as a paste in the UI would (creates select options, …). @default true */
+  typecast?: boolean;
+}
+
+export interface EmulatorUiEditResult {
+  created: EmulatorRecord[];
+  updated: EmulatorRecord[];
+  deleted: string[];
+}
+
+/** A field change made in the UI: rename, describe, change options, or change the type. */
+export interface EmulatorUiFieldChange extends EmulatorUiActor {
+  name?: string;
+  description?: string;
+  /** A new type converts the cells as Airtable's UI does, best effort (cells that do not convert are cleared). */
+  type?: string;
+  options?: Record<string, unknown>;
 }
