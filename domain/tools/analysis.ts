@@ -7,6 +7,7 @@ import {
   defineTool,
   resolveField,
   resolveTable,
+  tableOf,
   TableIdArg,
   ToolError,
   type ToolContext,
@@ -79,8 +80,7 @@ export const analysisTools = [
     }),
     annotations: { title: 'Count records', readOnlyHint: true },
     async run(context, args) {
-      checkBase(context, args.baseId);
-      const table = await resolveTable(context, args.tableId);
+      const table = await tableOf(context, args);
       const primary = table.fields.find((f) => f.id === table.primaryFieldId)?.name;
       const { records, capped } = await allRecords(context, table.id, {
         filterByFormula: args.filterByFormula,
@@ -105,8 +105,7 @@ export const analysisTools = [
     }),
     annotations: { title: 'Aggregate records', readOnlyHint: true },
     async run(context, args) {
-      checkBase(context, args.baseId);
-      const table = await resolveTable(context, args.tableId);
+      const table = await tableOf(context, args);
       const field = resolveField(table, args.field);
       const group = args.groupBy ? resolveField(table, args.groupBy) : undefined;
       const { records, capped } = await allRecords(context, table.id, {
@@ -163,8 +162,7 @@ export const analysisTools = [
     }),
     annotations: { title: 'Find duplicates', readOnlyHint: true },
     async run(context, args) {
-      checkBase(context, args.baseId);
-      const table = await resolveTable(context, args.tableId);
+      const table = await tableOf(context, args);
       const fields = args.fields.map((f) => resolveField(table, f).name);
       const { records, capped } = await allRecords(context, table.id, { fields });
       const byKey = new Map<string, string[]>();
@@ -253,8 +251,7 @@ export const analysisTools = [
     }),
     annotations: { title: 'Export to CSV', readOnlyHint: true },
     async run(context, args) {
-      checkBase(context, args.baseId);
-      const table = await resolveTable(context, args.tableId);
+      const table = await tableOf(context, args);
       const columns = (args.fields ?? table.fields.map((f) => f.name)).map(
         (f) => resolveField(table, f).name,
       );

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { listComments } from '../../airtable/comments';
+import { TEXT_TYPES } from '../../airtable/field-types';
 import { formulaField, formulaString, recordIdIn } from '../../airtable/formula';
 import type { AirtableTableSchema } from '../../airtable/meta';
 import type { AirtableRecord } from '../../airtable/records';
@@ -11,6 +12,7 @@ import {
   defineTool,
   resolveField,
   resolveTable,
+  tableOf,
   TableIdArg,
   ToolError,
   type ToolContext,
@@ -133,8 +135,7 @@ export const readingTools = [
     }),
     annotations: { title: 'List records', readOnlyHint: true },
     async run(context, args) {
-      checkBase(context, args.baseId);
-      const table = await resolveTable(context, args.tableId);
+      const table = await tableOf(context, args);
       const max = Math.min(args.maxRecords ?? 100, MAX_LISTED);
       const { records, more } = await readRecords(
         context,
@@ -165,21 +166,10 @@ export const readingTools = [
     }),
     annotations: { title: 'Search records', readOnlyHint: true },
     async run(context, args) {
-      checkBase(context, args.baseId);
-      const table = await resolveTable(context, args.tableId);
+      const table = await tableOf(context, args);
       const fields = args.fieldIds
         ? args.fieldIds.map((f) => resolveField(table, f))
-        : table.fields.filter((f) =>
-            [
-              'singleLineText',
-              'multilineText',
-              'richText',
-              'email',
-              'url',
-              'phoneNumber',
-              'singleSelect',
-            ].includes(f.type),
-          );
+        : table.fields.filter((f) => TEXT_TYPES.has(f.type) || f.type === 'singleSelect');
       if (fields.length === 0) throw new ToolError(`Table ${table.name} has no text fields to search`);
       // The term enters the formula only as an escaped string literal.
       const term = formulaString(args.searchTerm.toLowerCase());
@@ -201,8 +191,7 @@ export const readingTools = [
     input: z.object({ baseId: BaseIdArg, tableId: TableIdArg, recordId: z.string().min(1) }),
     annotations: { title: 'Get a record', readOnlyHint: true },
     async run(context, args) {
-      checkBase(context, args.baseId);
-      const table = await resolveTable(context, args.tableId);
+      const table = await tableOf(context, args);
       const { records } = await readRecords(
         context,
         table.id,
@@ -224,8 +213,7 @@ export const readingTools = [
     }),
     annotations: { title: 'Get records', readOnlyHint: true },
     async run(context, args) {
-      checkBase(context, args.baseId);
-      const table = await resolveTable(context, args.tableId);
+      const table = await tableOf(context, args);
       const { records } = await readRecords(
         context,
         table.id,
@@ -256,8 +244,7 @@ export const readingTools = [
     }),
     annotations: { title: 'List comments', readOnlyHint: true },
     async run(context, args) {
-      checkBase(context, args.baseId);
-      const table = await resolveTable(context, args.tableId);
+      const table = await tableOf(context, args);
       return listComments(context.meta, context.baseId, table.id, args.recordId, {
         pageSize: args.pageSize,
         offset: args.offset,

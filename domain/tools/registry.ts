@@ -111,6 +111,15 @@ export async function resolveTable(context: ToolContext, tableId: string): Promi
   return table;
 }
 
+/** The table a tool's `{baseId?, tableId}` name, after refusing a base other than the workspace's. */
+export async function tableOf(
+  context: ToolContext,
+  args: { baseId?: string; tableId: string },
+): Promise<AirtableTableSchema> {
+  checkBase(context, args.baseId);
+  return resolveTable(context, args.tableId);
+}
+
 /** A field of `table` by id or name, or a readable refusal. */
 export function resolveField(table: AirtableTableSchema, field: string) {
   const found = table.fields.find((f) => f.id === field) ?? table.fields.find((f) => f.name === field);

@@ -8,7 +8,7 @@ import {
   checkBase,
   defineTool,
   resolveField,
-  resolveTable,
+  tableOf,
   TableIdArg,
   type ToolContext,
 } from './registry';
@@ -52,8 +52,7 @@ export const writingTools = [
     input: z.object({ baseId: BaseIdArg, tableId: TableIdArg, fields: Fields }),
     annotations: { title: 'Create a record', readOnlyHint: false, destructiveHint: false },
     async plan(context, args) {
-      checkBase(context, args.baseId);
-      const table = await resolveTable(context, args.tableId);
+      const table = await tableOf(context, args);
       return {
         steps: [{ table: table.id, action: 'create', records: [{ fields: args.fields }] }],
         preview: { table: table.name, create: [args.fields] },
@@ -75,8 +74,7 @@ export const writingTools = [
     }),
     annotations: { title: 'Create records', readOnlyHint: false, destructiveHint: false },
     async plan(context, args) {
-      checkBase(context, args.baseId);
-      const table = await resolveTable(context, args.tableId);
+      const table = await tableOf(context, args);
       return {
         steps: [{ table: table.id, action: 'create', records: args.records, typecast: args.typecast }],
         preview: { table: table.name, create: args.records.map((r) => r.fields) },
@@ -97,8 +95,7 @@ export const writingTools = [
     }),
     annotations: { title: 'Update records', readOnlyHint: false, destructiveHint: true },
     async plan(context, args) {
-      checkBase(context, args.baseId);
-      const table = await resolveTable(context, args.tableId);
+      const table = await tableOf(context, args);
       const before = await currentValues(
         context,
         table.id,
@@ -137,8 +134,7 @@ export const writingTools = [
     }),
     annotations: { title: 'Upsert records', readOnlyHint: false, destructiveHint: true },
     async plan(context, args) {
-      checkBase(context, args.baseId);
-      const table = await resolveTable(context, args.tableId);
+      const table = await tableOf(context, args);
       return {
         steps: [
           {
@@ -168,8 +164,7 @@ export const writingTools = [
     }),
     annotations: { title: 'Delete records', readOnlyHint: false, destructiveHint: true },
     async plan(context, args) {
-      checkBase(context, args.baseId);
-      const table = await resolveTable(context, args.tableId);
+      const table = await tableOf(context, args);
       const before = await currentValues(context, table.id, args.recordIds);
       return {
         steps: [{ table: table.id, action: 'delete', records: args.recordIds.map((id) => ({ id })) }],
@@ -240,8 +235,7 @@ export const writingTools = [
     }),
     annotations: { title: 'Update a table', readOnlyHint: false, destructiveHint: false },
     async run(context, args) {
-      checkBase(context, args.baseId);
-      const table = await resolveTable(context, args.tableId);
+      const table = await tableOf(context, args);
       return context.airtable.schemas.updateTable(context.meta, context.baseId, table.id, {
         ...(args.name ? { name: args.name } : {}),
         ...(args.description !== undefined ? { description: args.description } : {}),
@@ -256,8 +250,7 @@ export const writingTools = [
     input: z.object({ baseId: BaseIdArg, tableId: TableIdArg, nested: z.object({ field: FieldConfig }) }),
     annotations: { title: 'Create a field', readOnlyHint: false, destructiveHint: false },
     async run(context, args) {
-      checkBase(context, args.baseId);
-      const table = await resolveTable(context, args.tableId);
+      const table = await tableOf(context, args);
       return context.airtable.schemas.createField(context.meta, context.baseId, table.id, args.nested.field);
     },
   }),
@@ -274,8 +267,7 @@ export const writingTools = [
     }),
     annotations: { title: 'Update a field', readOnlyHint: false, destructiveHint: false },
     async run(context, args) {
-      checkBase(context, args.baseId);
-      const table = await resolveTable(context, args.tableId);
+      const table = await tableOf(context, args);
       const field = resolveField(table, args.fieldId);
       return context.airtable.schemas.updateField(context.meta, context.baseId, table.id, field.id, {
         ...(args.name ? { name: args.name } : {}),
@@ -296,8 +288,7 @@ export const writingTools = [
     }),
     annotations: { title: 'Comment on a record', readOnlyHint: false, destructiveHint: false },
     async run(context, args) {
-      checkBase(context, args.baseId);
-      const table = await resolveTable(context, args.tableId);
+      const table = await tableOf(context, args);
       return createComment(context.meta, context.baseId, table.id, args.recordId, {
         text: args.text,
         ...(args.parentCommentId ? { parentCommentId: args.parentCommentId } : {}),
