@@ -94,6 +94,28 @@ describe('change sets, end to end', () => {
     ];
   }
 
+  /**
+   * Submits the four steps with 300 creates in the first, and waits until at least `applied` of
+   * them (and not all) are in: a change set caught in the middle.
+   */
+  async function bulkSetUnderWay(workspaceId: string, ids: Record<string, string>, applied: number) {
+    const steps = fourSteps(ids);
+    steps[0]!.records = Array.from({ length: 300 }, (_, i) => ({
+      fields: { Name: `Bulk ${i}`, Status: 'Done', Budget: i, Client: [ids.Globex] },
+    }));
+    const jobId = (await submit(workspaceId, steps).expect(202)).body.job.id as string;
+    await eventually(
+      async () => {
+        const res = await request(app).get(`/api/v1/jobs/${jobId}`).set(user.auth).expect(200);
+        const done = res.body.progress?.recordsApplied ?? 0;
+        return done >= applied && done < 300 ? res.body : undefined;
+      },
+      120_000,
+      100,
+    );
+    return jobId;
+  }
+
   function submit(workspaceId: string, steps: unknown, headers: Record<string, string> = {}) {
     return request(app)
       .post(`/api/v1/workspaces/${workspaceId}/changes`)
@@ -206,22 +228,8 @@ describe('change sets, end to end', () => {
   it('undoes what it applied when cancelled mid-way, and ends cancelled', async () => {
     const { baseId, workspaceId, ids } = await freshWorkspace();
     const before = readBase(emulator, baseId, TABLES);
-    const steps = fourSteps(ids);
-    steps[0]!.records = Array.from({ length: 300 }, (_, i) => ({
-      fields: { Name: `Bulk ${i}`, Status: 'Done', Budget: i, Client: [ids.Globex] },
-    }));
-    const submitted = await submit(workspaceId, steps).expect(202);
-    const jobId = submitted.body.job.id as string;
     // Cancel once some records are in, well before the end.
-    await eventually(
-      async () => {
-        const res = await request(app).get(`/api/v1/jobs/${jobId}`).set(user.auth).expect(200);
-        const applied = res.body.progress?.recordsApplied ?? 0;
-        return applied >= 10 && applied < 300 ? res.body : undefined;
-      },
-      120_000,
-      100,
-    );
+    const jobId = await bulkSetUnderWay(workspaceId, ids, 10);
     await request(app).post(`/api/v1/jobs/${jobId}/cancel`).set(user.auth).expect(202);
 
     const job = await settledJob(app, user.auth, jobId);
@@ -330,21 +338,7 @@ describe('change sets, end to end', () => {
   it('deleting the workspace mid-way undoes the change set first: the base ends as before', async () => {
     const { baseId, workspaceId, ids } = await freshWorkspace();
     const before = readBase(emulator, baseId, TABLES);
-    const steps = fourSteps(ids);
-    steps[0]!.records = Array.from({ length: 300 }, (_, i) => ({
-      fields: { Name: `Bulk ${i}`, Status: 'Done', Budget: i, Client: [ids.Globex] },
-    }));
-    const submitted = await submit(workspaceId, steps).expect(202);
-    const jobId = submitted.body.job.id as string;
-    await eventually(
-      async () => {
-        const res = await request(app).get(`/api/v1/jobs/${jobId}`).set(user.auth).expect(200);
-        const applied = res.body.progress?.recordsApplied ?? 0;
-        return applied >= 30 && applied < 300 ? res.body : undefined;
-      },
-      120_000,
-      100,
-    );
+    const jobId = await bulkSetUnderWay(workspaceId, ids, 30);
     const deleted = await request(app).delete(`/api/v1/workspaces/${workspaceId}`).set(user.auth).expect(202);
     // No new change set is accepted while the workspace goes.
     await submit(workspaceId, [fourSteps(ids)[1]]).expect((res) => expect([404, 409]).toContain(res.status));
