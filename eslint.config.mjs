@@ -6,7 +6,17 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.data/**', 'coverage/**', '**/*.config.js', '**/*.config.mjs'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'dist/**',
+      'console/dist/**',
+      '.data/**',
+      'coverage/**',
+      '**/*.config.js',
+      '**/*.config.mjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -51,6 +61,33 @@ export default tseslint.config(
         'The API calls domain services (domain/jobs starts workflows); it does not run activities or workflows.',
     },
   ]),
+  {
+    // The web console runs in the browser (console/tsconfig.json: DOM, no Node types): no Node
+    // built-ins, and nothing of the platform: it knows the API only through HTTP.
+    files: ['console/**/*.ts', 'console/**/*.tsx'],
+    rules: {
+      // Event handlers (onSubmit={async …}) may be async: each catches its own errors and shows them.
+      '@typescript-eslint/no-misused-promises': [
+        'error',
+        { checksVoidReturn: { arguments: false, attributes: false } },
+      ],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltins.map((name) => ({
+            name,
+            message: 'The console runs in the browser: no Node built-ins.',
+          })),
+          patterns: [
+            {
+              regex: '^(\\.\\./){2,}',
+              message: 'The console talks to the platform over HTTP only; it imports nothing of it.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   layer('emulators/**/*.ts', [
     {
       regex: '^(\\.\\./){3,}',

@@ -28,8 +28,14 @@ export async function listComments(
   if (page.pageSize) query.set('pageSize', String(page.pageSize));
   if (page.offset) query.set('offset', page.offset);
   const suffix = query.size > 0 ? `?${query}` : '';
-  return paced(options.pacer, baseId, options.token, options.signal, () =>
-    airtableFetch(options, 'GET', `${commentsPath(baseId, table, recordId)}${suffix}`),
+  return paced(
+    options.pacer,
+    baseId,
+    options.token,
+    options.signal,
+    () => airtableFetch(options, 'GET', `${commentsPath(baseId, table, recordId)}${suffix}`),
+    undefined,
+    'list_comments',
   );
 }
 
@@ -41,7 +47,13 @@ export async function createComment(
   recordId: string,
   comment: { text: string; parentCommentId?: string },
 ): Promise<AirtableComment> {
-  return paced(options.pacer, baseId, options.token, options.signal, () =>
-    airtableFetch(options, 'POST', commentsPath(baseId, table, recordId), comment),
+  return paced(
+    options.pacer,
+    baseId,
+    options.token,
+    options.signal,
+    () => airtableFetch(options, 'POST', commentsPath(baseId, table, recordId), comment),
+    undefined,
+    'create_comment',
   );
 }

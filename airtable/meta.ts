@@ -15,8 +15,14 @@ function metaFetch<T>(
   body?: unknown,
 ): Promise<T> {
   const url = `/v0/meta/bases/${encodeURIComponent(baseId)}/tables${path}`;
-  return paced(options.pacer, baseId, options.token, options.signal, () =>
-    airtableFetch<T>(options, method, url, body),
+  return paced(
+    options.pacer,
+    baseId,
+    options.token,
+    options.signal,
+    () => airtableFetch<T>(options, method, url, body),
+    undefined,
+    method === 'GET' ? 'read_schema' : 'write_schema',
   );
 }
 

@@ -1,5 +1,11 @@
 import type { Pool } from 'pg';
 import { sha256 } from '../core/crypto';
+import {
+  airtablePacingWait,
+  airtableRateLimited,
+  airtableRequestDuration,
+  airtableRequests,
+} from '../core/metrics';
 import { AirtableApiError } from './errors';
 
 /** Airtable's documented limits. */
@@ -72,14 +78,28 @@ export async function paced<T>(
   signal: AbortSignal | undefined,
   request: (start: PacedStart) => Promise<T>,
   readiness?: Readiness,
+  /** What the request does, for the metrics (a fixed name such as `list_records`). @default 'other' */
+  operation = 'other',
 ): Promise<T> {
+  const waiting = airtablePacingWait.startTimer({ operation });
   const start = await pacer.acquire(baseId, token, signal, readiness);
+  waiting();
+  const sending = airtableRequestDuration.startTimer({ operation });
   try {
-    return await request(start);
+    const result = await request(start);
+    airtableRequests.inc({ operation, status: '2xx' });
+    return result;
   } catch (err) {
-    if (err instanceof AirtableApiError && err.status === 429)
+    const status =
+      err instanceof AirtableApiError ? (err.status === 0 ? 'network' : String(err.status)) : 'error';
+    airtableRequests.inc({ operation, status });
+    if (err instanceof AirtableApiError && err.status === 429) {
+      airtableRateLimited.inc({ operation });
       await pacer.penalize(baseId, token, Date.now() + PENALTY_MS);
+    }
     throw err;
+  } finally {
+    sending();
   }
 }
 

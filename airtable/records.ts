@@ -71,7 +71,7 @@ export function createAirtableRecords(options: AirtableRecordsOptions) {
    * `viaClient`: the request goes through the official client, whose connections
    * {@link hasIdleConnection} can see.
    */
-  async function send<T>(request: () => Promise<T>, viaClient = true): Promise<T> {
+  async function send<T>(operation: string, request: () => Promise<T>, viaClient = true): Promise<T> {
     return paced(
       pacer,
       baseId,
@@ -89,6 +89,7 @@ export function createAirtableRecords(options: AirtableRecordsOptions) {
         }
       },
       viaClient ? connection : undefined,
+      operation,
     );
   }
 
@@ -108,7 +109,7 @@ export function createAirtableRecords(options: AirtableRecordsOptions) {
       if (params.view) body.view = params.view;
       if (params.returnFieldsByFieldId) body.returnFieldsByFieldId = true;
       // The POST variant: long formulas and field lists never hit the 16,000-character URL limit.
-      const response = await send(() =>
+      const response = await send('list_records', () =>
         base.makeRequest({ method: 'POST', path: `${tablePath(table)}/listRecords`, body }),
       );
       return response.body as { records: AirtableRecord[]; offset?: string };
@@ -121,7 +122,7 @@ export function createAirtableRecords(options: AirtableRecordsOptions) {
       typecast = false,
     ): Promise<AirtableRecord[]> {
       assertBatch(records.length);
-      const response = await send(() =>
+      const response = await send('create_records', () =>
         base.makeRequest({ method: 'POST', path: tablePath(table), body: { records, typecast } }),
       );
       return (response.body as { records: AirtableRecord[] }).records;
@@ -134,7 +135,7 @@ export function createAirtableRecords(options: AirtableRecordsOptions) {
       options: { typecast?: boolean; replace?: boolean } = {},
     ): Promise<AirtableRecord[]> {
       assertBatch(records.length);
-      const response = await send(() =>
+      const response = await send('update_records', () =>
         base.makeRequest({
           method: options.replace ? 'PUT' : 'PATCH',
           path: tablePath(table),
@@ -153,6 +154,7 @@ export function createAirtableRecords(options: AirtableRecordsOptions) {
     ): Promise<{ records: AirtableRecord[]; createdRecords: string[]; updatedRecords: string[] }> {
       assertBatch(records.length);
       return send(
+        'upsert_records',
         () =>
           airtableFetch(
             { endpointUrl: options.endpointUrl, token, timeoutMs, signal },
@@ -167,7 +169,7 @@ export function createAirtableRecords(options: AirtableRecordsOptions) {
     /** Deletes up to 10 records by id. */
     async destroy(table: string, ids: string[]): Promise<string[]> {
       assertBatch(ids.length);
-      const response = await send(() =>
+      const response = await send('delete_records', () =>
         base.makeRequest({ method: 'DELETE', path: tablePath(table), qs: { records: ids } }),
       );
       return (response.body as { records: Array<{ id: string }> }).records.map((r) => r.id);

@@ -4,12 +4,20 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { TrustProxy } from '../core/config';
+import { apiKeysRouter } from './api-keys';
 import { authRouter, usersRouter } from './auth';
+import { consoleOptionsOf, consoleRouter } from './console';
+import { codecRouter, maskCodecToken } from './codec';
 import { agentRouters } from './conversations';
 import type { ApiDeps } from './context';
 import { errorHandler, unknownRoute } from './errors';
 import { guardPath, jsonBody, refuseUnstorableText } from './input-guards';
 import { jobsRouter } from './jobs';
+import { metricsEndpoint, observeRequests } from './metrics';
+import { openApiRouter } from './openapi';
+import { mcpRouter } from './mcp';
+import { syncRouters } from './syncs';
+import { workspaceJobsRouter } from './workspace-jobs';
 import { CHANGE_SET_BODY_LIMIT, workspacesRouter } from './workspaces';
 
 /** The request body limit: a change set of a few thousand records fits, a runaway upload does not. */
@@ -40,12 +48,16 @@ export function createApp(deps: ApiDeps & { config: { trustProxy?: TrustProxy } 
         req: (req: { id: string; method: string; url: string }) => ({
           id: req.id,
           method: req.method,
-          url: req.url,
+          url: maskCodecToken(req.url),
         }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),
   );
+  // Request ids on every log line of the request; requests counted and timed by route template.
+  app.use(observeRequests(app));
+  // The codec server (Temporal's remote codec protocol) has its own CORS (the Web UI) and body limit.
+  app.use('/codec', codecRouter(deps));
   app.use(helmet());
   app.use(cors({ origin: deps.config.corsOrigins.length ? deps.config.corsOrigins : false }));
   // Malformed input is refused before anything reads it: a path that does not decode or holds a NUL,
@@ -53,9 +65,11 @@ export function createApp(deps: ApiDeps & { config: { trustProxy?: TrustProxy } 
   app.use(guardPath);
   // Change sets may carry up to 10,000 records; this parser runs first, so the general limit skips them.
   app.use('/api/v1/workspaces/:id/changes', jsonBody(CHANGE_SET_BODY_LIMIT));
+  app.use('/mcp', jsonBody(CHANGE_SET_BODY_LIMIT)); // create_records takes up to 10,000 records too
   app.use(jsonBody(BODY_LIMIT));
   app.use(refuseUnstorableText);
 
+  app.get('/metrics', metricsEndpoint());
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -64,6 +78,8 @@ export function createApp(deps: ApiDeps & { config: { trustProxy?: TrustProxy } 
     const ready = Object.values(checks).every((c) => c === 'ok');
     res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : 'unavailable', checks });
   });
+  // The OpenAPI document (GET /api/openapi.json) and its interactive docs (GET /api/docs).
+  app.use('/api', openApiRouter());
 
   app.use('/api/v1/auth', authRouter(deps));
   app.use('/api/v1/users', usersRouter(deps));
@@ -73,6 +89,14 @@ export function createApp(deps: ApiDeps & { config: { trustProxy?: TrustProxy } 
   app.use('/api/v1/conversations', agent.conversations);
   app.use('/api/v1/exports', agent.exports);
   app.use('/api/v1/jobs', jobsRouter(deps));
+  const syncs = syncRouters(deps);
+  app.use('/api/v1/workspaces', syncs.workspaces);
+  app.use('/api/v1/syncs', syncs.syncs);
+  app.use('/api/v1/workspaces', apiKeysRouter(deps));
+  app.use('/mcp', mcpRouter(deps));
+  app.use('/api/v1/workspaces', workspaceJobsRouter(deps));
+  // The web console: GET / and its hashed assets under /console/ (npm run build:console builds them).
+  app.use(consoleRouter(consoleOptionsOf(deps.config)));
 
   app.use(unknownRoute);
   app.use(errorHandler);

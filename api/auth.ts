@@ -7,6 +7,8 @@ import { TooManyRequestsError } from '../domain/users/errors';
 import type { Sessions } from '../domain/users/sessions';
 import type { ApiDeps } from './context';
 import { parseOrThrow } from './errors';
+import { Registered, SessionTokens, User } from './answers';
+import { documentRoutes } from './openapi';
 
 const Email = z
   .email({ error: 'must be a valid email address' })
@@ -162,3 +164,60 @@ export function usersRouter(deps: ApiDeps): Router {
   });
   return router;
 }
+
+documentRoutes('/api/v1/auth', 'Auth', [
+  {
+    method: 'post',
+    path: '/register',
+    summary: 'Create an account and sign in',
+    auth: 'none',
+    body: RegisterBody,
+    answers: { 201: { description: 'The account and its tokens', schema: Registered } },
+    errors: { 409: 'An account with this email exists', 429: 'Too many registrations from this address' },
+  },
+  {
+    method: 'post',
+    path: '/login',
+    summary: 'Sign in',
+    auth: 'none',
+    body: LoginBody,
+    answers: { 200: { description: 'A new session', schema: SessionTokens } },
+    errors: {
+      401: 'Wrong email or password (one answer for both)',
+      429: 'Too many failed attempts, busy, or the email is locked out (see Retry-After)',
+    },
+  },
+  {
+    method: 'post',
+    path: '/refresh',
+    summary: 'Trade a refresh token for a new pair (the old one is spent)',
+    auth: 'none',
+    body: RefreshBody,
+    answers: { 200: { description: 'A new pair of tokens', schema: SessionTokens } },
+    errors: { 401: 'The refresh token is unknown, spent or expired', 429: 'Too many refreshes' },
+  },
+  {
+    method: 'post',
+    path: '/logout',
+    summary: 'End the session of a refresh token',
+    auth: 'none',
+    body: RefreshBody,
+    answers: { 204: { description: 'The refresh token no longer works' } },
+  },
+]);
+
+documentRoutes('/api/v1/users', 'Users', [
+  {
+    method: 'get',
+    path: '/me',
+    summary: 'The signed-in user',
+    answers: { 200: { description: 'The user', schema: User } },
+  },
+  {
+    method: 'patch',
+    path: '/me',
+    summary: 'Change the name and preferences (time zone, locale)',
+    body: ProfileBody,
+    answers: { 200: { description: 'The user', schema: User } },
+  },
+]);

@@ -4,8 +4,12 @@ import type { AirtableAccess } from '../airtable/access';
 import { AUTH_DEFAULTS, type AppConfig, type AuthSettings } from '../core/config';
 import type { Logger } from '../core/logger';
 import { createConversationService } from '../domain/agent/service';
+import { createApiKeyService } from '../domain/api-keys/service';
 import { createChangeSetService } from '../domain/change-sets/service';
 import { createJobService } from '../domain/jobs/service';
+import { createMcpService } from '../domain/mcp/service';
+import { mcpSettingsFromEnv, type McpSettings } from '../domain/mcp/settings';
+import { createSyncService } from '../domain/syncs/service';
 import { createSessions } from '../domain/users/sessions';
 import { createWorkspaceService } from '../domain/workspaces/service';
 import type { ApiDeps } from './context';
@@ -29,6 +33,8 @@ export interface ApiParts {
   logger: Logger;
   /** The most model calls of one conversation turn. @default 10 */
   maxStepsPerTurn?: number;
+  /** The MCP endpoint's settings. @default from MCP_WRITE_WAIT_SECONDS */
+  mcp?: Partial<McpSettings>;
 }
 
 /** Wires the API's services once, around the parts the process built (the composition root's one step). */
@@ -40,6 +46,7 @@ export function composeApi(parts: ApiParts): ApiDeps {
     logger,
     maxStepsPerTurn: parts.maxStepsPerTurn,
   });
+  const apiKeys = createApiKeyService({ pool });
   return {
     services: {
       sessions: createSessions({
@@ -67,6 +74,24 @@ export function composeApi(parts: ApiParts): ApiDeps {
         jobs,
       }),
       conversations: createConversationService({ pool, client: parts.temporal.client, jobs }),
+      syncs: createSyncService({
+        pool,
+        temporal: parts.temporal,
+        airtable: parts.airtable,
+        encryptionKey: config.encryptionKey,
+        logger,
+      }),
+      apiKeys,
+      mcp: createMcpService({
+        pool,
+        encryptionKey: config.encryptionKey,
+        airtable: parts.airtable,
+        jobs,
+        apiKeys,
+        temporalClient: parts.temporal.client,
+        logger,
+        settings: { ...mcpSettingsFromEnv(), ...parts.mcp },
+      }),
     },
     pool,
     temporalClient: parts.temporal.client,

@@ -3,8 +3,11 @@ import type { Pool } from 'pg';
 import type { AppConfig } from '../core/config';
 import type { Logger } from '../core/logger';
 import type { ConversationService } from '../domain/agent/service';
+import type { ApiKeyService } from '../domain/api-keys/service';
 import type { ChangeSetService } from '../domain/change-sets/service';
 import type { JobService } from '../domain/jobs/service';
+import type { McpService } from '../domain/mcp/service';
+import type { SyncService } from '../domain/syncs/service';
 import type { Sessions } from '../domain/users/sessions';
 import type { WorkspaceService } from '../domain/workspaces/service';
 
@@ -15,6 +18,9 @@ export interface ApiServices {
   jobs: JobService;
   changeSets: ChangeSetService;
   conversations: ConversationService;
+  syncs: SyncService;
+  apiKeys: ApiKeyService;
+  mcp: McpService;
 }
 
 /** What the API needs. */

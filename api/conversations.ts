@@ -1,10 +1,13 @@
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { notFound, ServiceError } from '../core/errors';
 import type { ConversationRow } from '../domain/agent/store';
 import { authenticate } from './auth';
 import type { ApiDeps } from './context';
 import { parseOrThrow } from './errors';
+import { requestedCursor, streamEvents } from './sse';
+import { Approval, Conversation, EventStreamText, Usage, Workspace as WorkspaceAnswer } from './answers';
+import { documentRoutes } from './openapi';
 import { presentWorkspace } from './workspaces';
 
 const WorkspaceId = z.uuid();
@@ -31,10 +34,6 @@ const SettingsBody = z
       .optional(),
   })
   .strict();
-
-/** How often an idle event stream looks for new events, and sends a comment to keep proxies from closing it. */
-const POLL_MS = 250;
-const KEEP_ALIVE_MS = 15_000;
 
 /**
  * The agent over HTTP: a workspace's conversations and settings (`/api/v1/workspaces/:id/…`), and a
@@ -115,10 +114,14 @@ export function agentRouters(deps: ApiDeps): { workspaces: Router; conversations
 
   conversationRoutes.get('/:id/events', async (req, res) => {
     const conversation = await owned(req);
-    const cursor = EventCursor.safeParse(req.get('Last-Event-ID') ?? req.query.after ?? 0);
+    const cursor = EventCursor.safeParse(requestedCursor(req) ?? 0);
     if (!cursor.success)
       throw new ServiceError(400, 'invalid_cursor', 'Last-Event-ID (or ?after=) must be an event id');
-    await streamEvents(req, res, (after) => conversations.events(conversation, after), cursor.data);
+    await streamEvents(req, res, {
+      from: String(cursor.data),
+      read: (after) => conversations.events(conversation, Number(after)),
+      isFinal: (event) => event.type === 'conversation_ended',
+    });
   });
 
   const exportRoutes = Router();
@@ -136,42 +139,107 @@ export function agentRouters(deps: ApiDeps): { workspaces: Router; conversations
   return { workspaces: workspaceRoutes, conversations: conversationRoutes, exports: exportRoutes };
 }
 
-/**
- * Server-sent events until the client leaves (or the conversation ends): each event carries its id,
- * so a client that reconnects with `Last-Event-ID` misses nothing.
- */
-async function streamEvents(
-  req: Request,
-  res: Response,
-  read: (after: number) => Promise<Array<{ id: string; type: string; data: unknown }>>,
-  from: number,
-): Promise<void> {
-  res.status(200);
-  res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
-  res.setHeader('Cache-Control', 'no-cache, no-transform');
-  res.setHeader('Connection', 'keep-alive');
-  res.setHeader('X-Accel-Buffering', 'no');
-  res.flushHeaders();
-  let open = true;
-  req.on('close', () => (open = false));
-  let after = from;
-  let quietSince = Date.now();
-  while (open) {
-    const events = await read(after);
-    for (const event of events) {
-      res.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`);
-      after = Number(event.id);
-      if (event.type === 'conversation_ended') open = false;
-    }
-    if (!open) break;
-    if (events.length > 0) quietSince = Date.now();
-    else {
-      if (Date.now() - quietSince > KEEP_ALIVE_MS) {
-        res.write(': keep-alive\n\n');
-        quietSince = Date.now();
-      }
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    }
-  }
-  res.end();
-}
+const ConversationRef = z.object({ conversation: Conversation });
+
+documentRoutes('/api/v1/workspaces', 'Agent', [
+  {
+    method: 'post',
+    path: '/:id/conversations',
+    summary: 'Start a conversation with the agent',
+    params: { id: WorkspaceId },
+    body: CreateBody,
+    bodyOptional: true,
+    answers: { 201: { description: 'The conversation', schema: ConversationRef } },
+    errors: { 503: 'The workflow service is unavailable' },
+  },
+  {
+    method: 'get',
+    path: '/:id/conversations',
+    summary: 'The caller’s conversations of the workspace',
+    params: { id: WorkspaceId },
+    answers: {
+      200: { description: 'The conversations', schema: z.object({ conversations: z.array(Conversation) }) },
+    },
+  },
+  {
+    method: 'patch',
+    path: '/:id',
+    summary: 'Rename the workspace or change its agent settings',
+    params: { id: WorkspaceId },
+    body: SettingsBody,
+    answers: { 200: { description: 'The workspace', schema: WorkspaceAnswer } },
+  },
+  {
+    method: 'get',
+    path: '/:id/usage',
+    summary: 'This month’s usage: tokens, cost, Airtable requests, jobs',
+    params: { id: WorkspaceId },
+    answers: { 200: { description: 'The usage', schema: Usage } },
+  },
+]);
+
+documentRoutes('/api/v1/conversations', 'Agent', [
+  {
+    method: 'get',
+    path: '/:id',
+    summary: 'A conversation with its messages, pending approvals and usage',
+    answers: { 200: { description: 'The conversation', schema: Conversation } },
+  },
+  {
+    method: 'post',
+    path: '/:id/messages',
+    summary: 'Send a message: starts a turn of the agent',
+    body: MessageBody,
+    answers: {
+      202: { description: 'The turn started', schema: z.object({ turn: z.object({ id: z.string() }) }) },
+    },
+    errors: { 409: '`turn_in_progress`: a turn runs or waits for an approval; or the conversation ended' },
+  },
+  {
+    method: 'post',
+    path: '/:id/approvals/:approvalId',
+    summary: 'Approve or decline a pending tool call',
+    body: DecisionBody,
+    answers: { 200: { description: 'The decision', schema: Approval } },
+    errors: { 409: 'Already decided, or expired' },
+  },
+  {
+    method: 'delete',
+    path: '/:id',
+    summary: 'End the conversation',
+    answers: {
+      202: {
+        description: 'Ending',
+        schema: z.object({ conversation: z.object({ id: z.string(), status: z.literal('ending') }) }),
+      },
+    },
+  },
+  {
+    method: 'get',
+    path: '/:id/events',
+    summary: 'Server-sent events of the conversation as they happen',
+    description:
+      'message, tool_call, tool_result, approval_requested, approval_decided, turn_completed, turn_failed, ' +
+      'conversation_ended (the last). Reconnect with `Last-Event-ID` (or `?after=`) and nothing is missed.',
+    headers: z.object({ 'Last-Event-ID': EventCursor.optional() }),
+    query: z.object({ after: EventCursor.optional() }),
+    answers: {
+      200: { description: 'The event stream', schema: EventStreamText, contentType: 'text/event-stream' },
+    },
+  },
+]);
+
+documentRoutes('/api/v1/exports', 'Agent', [
+  {
+    method: 'get',
+    path: '/:id',
+    summary: 'Download a file the agent exported (CSV, JSON…)',
+    answers: {
+      200: {
+        description: 'The file, as an attachment',
+        schema: z.string(),
+        contentType: 'application/octet-stream',
+      },
+    },
+  },
+]);

@@ -6,6 +6,8 @@ import type { Workspace } from '../domain/workspaces/store';
 import { authenticate } from './auth';
 import type { ApiDeps } from './context';
 import { parseOrThrow } from './errors';
+import { JobRef, Workspace as WorkspaceAnswer, WorkspaceCreated, WorkspaceList } from './answers';
+import { documentRoutes } from './openapi';
 
 const CreateWorkspaceBody = z
   .object({
@@ -116,3 +118,57 @@ export function workspacesRouter(deps: ApiDeps): Router {
 
   return router;
 }
+
+documentRoutes('/api/v1/workspaces', 'Workspaces', [
+  {
+    method: 'post',
+    path: '/',
+    summary: 'Create a workspace: its provisioning job checks the Airtable token and base',
+    body: CreateWorkspaceBody,
+    answers: { 202: { description: 'Provisioning started', schema: WorkspaceCreated } },
+    errors: { 503: 'The workflow service is unavailable; nothing was started' },
+  },
+  {
+    method: 'get',
+    path: '/',
+    summary: 'The caller’s workspaces',
+    answers: { 200: { description: 'The workspaces', schema: WorkspaceList } },
+  },
+  {
+    method: 'get',
+    path: '/:id',
+    summary: 'One workspace',
+    params: { id: WorkspaceId },
+    answers: { 200: { description: 'The workspace', schema: WorkspaceAnswer } },
+  },
+  {
+    method: 'post',
+    path: '/:id/changes',
+    summary: 'Submit an all-or-nothing change set (up to 16 MB)',
+    params: { id: WorkspaceId },
+    headers: z.object({
+      'Idempotency-Key': z
+        .string()
+        .regex(/^[\x21-\x7e]{1,200}$/)
+        .optional()
+        .meta({ description: 'Resubmitting with the same key answers the same job' }),
+    }),
+    body: ChangeSetBody,
+    answers: {
+      202: { description: 'The change set job started', schema: JobRef },
+      200: { description: 'The same Idempotency-Key was used before: its job', schema: JobRef },
+    },
+    errors: {
+      413: 'The body is too large',
+      422: 'The Idempotency-Key was used with another change set, or the plan is invalid',
+      503: 'The workflow service is unavailable; nothing was started',
+    },
+  },
+  {
+    method: 'delete',
+    path: '/:id',
+    summary: 'Deprovision the workspace (schedules removed, secrets erased, rows gone)',
+    params: { id: WorkspaceId },
+    answers: { 202: { description: 'The deprovisioning job', schema: JobRef } },
+  },
+]);

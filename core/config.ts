@@ -276,7 +276,7 @@ export function parseEncryptionKey(value: string): Buffer {
 }
 
 /** A secret generated on first use and kept in `<dataDir>/<name>` (mode 0600). */
-function devSecret(dataDir: string, name: string, bytes: number): string {
+export function devSecret(dataDir: string, name: string, bytes: number): string {
   const file = path.join(dataDir, name);
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   mkdirSync(dataDir, { recursive: true });

@@ -1,4 +1,5 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import { currentLogContext } from './log-context';
 
 export type { Logger };
 
@@ -11,20 +12,26 @@ export const REDACTED_PATHS = [
   'req.headers.cookie',
   'req.headers["x-goog-api-key"]',
   'res.headers["set-cookie"]',
-  '*.password',
-  '*.token',
-  '*.accessToken',
-  '*.refreshToken',
-  '*.apiKey',
-  'airtable.token',
-  '*.airtable.token',
+  // Secrets by name, at the top of a line's object and one or two levels down.
+  ...['password', 'token', 'accessToken', 'refreshToken', 'apiKey', 'secret', 'codecToken'].flatMap((key) => [
+    key,
+    `*.${key}`,
+    `*.*.${key}`,
+  ]),
+  '*.headers.authorization',
+  '*.headers.cookie',
 ];
 
 /** One JSON logger per process; components take children of it so lines carry their origin. */
-export function createLogger(options: { level?: string; name?: string } = {}): Logger {
-  return pino({
+export function createLogger(
+  options: { level?: string; name?: string; destination?: DestinationStream } = {},
+): Logger {
+  const settings = {
     name: options.name ?? 'airtable-ops',
     level: options.level ?? process.env.LOG_LEVEL ?? 'info',
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-  });
+    // The request id, workflow and activity ids of the work under way (core/log-context.ts).
+    mixin: () => currentLogContext(),
+  };
+  return options.destination ? pino(settings, options.destination) : pino(settings);
 }

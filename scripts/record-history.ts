@@ -7,6 +7,9 @@ import { resolveTemporalCli } from '../temporal/cli';
  *   npx tsx scripts/record-history.ts <workflowId> <file> [address]
  * Replaying recorded histories against today's workflow code catches non-deterministic changes
  * before they break running workflows. The file is what `temporal workflow show --output json` prints.
+ * Payloads are encrypted in Temporal (temporal/codec.ts) and the replay test reads plain JSON: with
+ * CODEC_ENDPOINT (e.g. `http://127.0.0.1:3000/codec`) and CODEC_TOKEN set, the API's codec server
+ * decrypts them before they are saved.
  */
 async function main(): Promise<void> {
   const [workflowId, file, address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233'] =
@@ -27,6 +30,14 @@ async function main(): Promise<void> {
       workflowId,
       '--output',
       'json',
+      ...(process.env.CODEC_ENDPOINT
+        ? [
+            '--codec-endpoint',
+            process.env.CODEC_ENDPOINT,
+            '--codec-auth',
+            `Bearer ${process.env.CODEC_TOKEN ?? ''}`,
+          ]
+        : []),
     ],
     {
       encoding: 'utf8',

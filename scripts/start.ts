@@ -4,6 +4,8 @@ import { loadConfig, PROJECT_ROOT } from '../core/config';
 import { createLogger } from '../core/logger';
 import { migrate } from '../db/migrate';
 import { ensureTemporal } from '../temporal/environment';
+import { localCodecToken } from '../temporal/codec';
+import { ensureConsoleBuilt } from './build-console';
 
 /**
  * `npm start`: the whole platform on one machine. Starts the Temporal dev server (unless
@@ -13,13 +15,24 @@ import { ensureTemporal } from '../temporal/environment';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, name: 'start' });
-  const temporal = await ensureTemporal(config, logger);
+  // The local Web UI shows payloads decrypted, through the API's codec server and a local codec token.
+  const codecToken = localCodecToken(config.dataDir);
+  const apiHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const temporal = await ensureTemporal(config, logger, {
+    uiCodecEndpoint: `http://${apiHost}:${config.port}/codec/t/${codecToken}`,
+  });
   await migrate(config.databaseUrl, logger);
+  // The web console's bundle, built when missing or older than its sources; without it the API runs on.
+  await ensureConsoleBuilt().then(
+    ({ built }) => built && logger.info('web console built'),
+    (err: unknown) => logger.error({ err }, 'could not build the web console; GET / answers 503'),
+  );
 
   const childEnv = {
     ...process.env,
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_NAMESPACE: temporal.namespace,
+    CODEC_TOKEN: codecToken,
   };
   let stopping = false;
 
@@ -64,6 +77,7 @@ async function main(): Promise<void> {
   );
   process.stdout.write(
     `\n  API:             http://${config.host}:${config.port}  (GET /readyz)\n` +
+      `  Console:         http://${config.host}:${config.port}/\n` +
       `  Temporal Web UI: ${temporal.uiUrl ?? `external cluster at ${temporal.address}`}\n  Stop with Ctrl-C.\n\n`,
   );
 

@@ -16,7 +16,11 @@ export interface TemporalEnvironment {
  * `TEMPORAL_ADDRESS` set: use that cluster and start nothing. Unset: run the embedded dev server
  * with its state in `.data/temporal.db`, so a restart finds the workflows of the last run.
  */
-export async function ensureTemporal(config: AppConfig, logger: Logger): Promise<TemporalEnvironment> {
+export async function ensureTemporal(
+  config: AppConfig,
+  logger: Logger,
+  options: { uiCodecEndpoint?: string } = {},
+): Promise<TemporalEnvironment> {
   const { temporal } = config;
   if (temporal.address) return { address: temporal.address, namespace: temporal.namespace };
   const cli = await resolveTemporalCli(logger);
@@ -29,6 +33,7 @@ export async function ensureTemporal(config: AppConfig, logger: Logger): Promise
     namespace: temporal.namespace,
     logFile: path.join(config.dataDir, 'temporal-server.log'),
     logger,
+    uiCodecEndpoint: options.uiCodecEndpoint,
   });
   return { address: devServer.address, namespace: temporal.namespace, uiUrl: devServer.uiUrl, devServer };
 }

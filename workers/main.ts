@@ -11,6 +11,10 @@ import { temporalConnectionOptions } from '../temporal/connection';
 import { dataConverter } from '../temporal/data-converter';
 import { taskQueues } from '../temporal/task-queues';
 import { createPlatformWorker } from './worker';
+import { collectProcessMetrics } from '../core/metrics';
+import { meteredModel } from '../domain/agent/metered-model';
+import { freePort } from '../temporal/dev-server';
+import { startWorkerMetricsServer, workerMetricsAddress } from './metrics-server';
 
 /**
  * The worker process: carries out every workflow and activity of the platform. Run several for
@@ -26,12 +30,36 @@ async function main(): Promise<void> {
   )
     ? (config.logLevel.toUpperCase() as LogLevel)
     : 'ERROR';
+  // Temporal's SDK metrics (the core's Prometheus exporter, on loopback) join ours on the metrics port.
+  const metricsAddress = workerMetricsAddress();
+  const sdkMetricsPort = metricsAddress ? await freePort() : undefined;
   Runtime.install({
     logger: new DefaultLogger(sdkLevel, ({ level, message, meta }) => {
       const method = level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error';
       logger[method]({ ...meta, sdk: true }, message);
     }),
+    ...(sdkMetricsPort
+      ? {
+          telemetryOptions: {
+            metrics: {
+              prometheus: {
+                bindAddress: `127.0.0.1:${sdkMetricsPort}`,
+                countersTotalSuffix: true,
+                useSecondsForDurations: true,
+              },
+            },
+          },
+        }
+      : {}),
   });
+  collectProcessMetrics({ component: 'worker' });
+  const metricsServer = metricsAddress
+    ? await startWorkerMetricsServer({
+        ...metricsAddress,
+        sdkMetricsUrl: `http://127.0.0.1:${sdkMetricsPort}/metrics`,
+        logger,
+      })
+    : undefined;
   const address = config.temporal.address ?? `127.0.0.1:${config.temporal.devServerPort}`;
   const pool = createPool(config.databaseUrl);
   await migrate(config.databaseUrl, logger);
@@ -59,7 +87,10 @@ async function main(): Promise<void> {
       airtable,
       temporalClient,
       model: config.gemini.apiKey
-        ? createGeminiModel({ apiKey: config.gemini.apiKey, baseUrl: config.gemini.baseUrl })
+        ? meteredModel(
+            createGeminiModel({ apiKey: config.gemini.apiKey, baseUrl: config.gemini.baseUrl }),
+            config.gemini.prices,
+          )
         : undefined,
       agentSettings: agentSettings(config),
     },
@@ -73,6 +104,7 @@ async function main(): Promise<void> {
   logger.info({ address, namespace: config.temporal.namespace, taskQueue }, 'worker started');
   await worker.run();
   await airtable.meter.flush().catch((err: unknown) => logger.warn({ err }, 'could not save request counts'));
+  metricsServer?.close();
   await Promise.all([connection.close(), clientConnection.close(), pool.end()]);
   logger.info('worker stopped');
 }

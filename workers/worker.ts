@@ -1,6 +1,7 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { dataConverter } from '../temporal/data-converter';
+import { observeActivities } from './observability';
 
 /** Options for {@link createPlatformWorker}. */
 export interface PlatformWorkerOptions {
@@ -22,6 +23,8 @@ export async function createPlatformWorker(options: PlatformWorkerOptions): Prom
     taskQueue: options.taskQueue,
     activities: createActivities(options.deps),
     dataConverter,
+    // Workflow and activity ids on every log line of an activity; sync-run metrics.
+    interceptors: { activity: [observeActivities] },
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),

@@ -157,6 +157,18 @@ export async function conversation(input: ConversationInput): Promise<void> {
     }
   }
 
+  /**
+   * Ends a turn. The conversation is idle before the end is recorded: once Postgres says idle, the
+   * workflow takes the next message (a message sent meanwhile is taken, not refused).
+   */
+  async function endTurn(end: Parameters<ConversationActivities['finishTurn']>[0]): Promise<void> {
+    state.turns++;
+    state.status = 'idle';
+    state.turnId = undefined;
+    state.step = 0;
+    await bookkeeping.finishTurn(end);
+  }
+
   async function runTurn(message: SendMessageInput): Promise<void> {
     const { turnId } = message;
     state.turnId = turnId;
@@ -166,13 +178,13 @@ export async function conversation(input: ConversationInput): Promise<void> {
       if (step.kind !== 'tool_calls') {
         const ending =
           step.kind === 'answer' ? 'answered' : step.kind === 'budget_exceeded' ? 'budget' : 'failed';
-        await bookkeeping.finishTurn({ conversationId, turnId, ending, steps: state.step });
+        await endTurn({ conversationId, turnId, ending, steps: state.step });
         return;
       }
       // Parallel calls of one model turn run together; each waits for its own approval.
       await Promise.all(step.calls.map(handleCall));
     }
-    await bookkeeping.finishTurn({ conversationId, turnId, ending: 'step_cap', steps: maxSteps });
+    await endTurn({ conversationId, turnId, ending: 'step_cap', steps: maxSteps });
   }
 
   let continuing = false;
@@ -181,12 +193,13 @@ export async function conversation(input: ConversationInput): Promise<void> {
       await condition(() => next !== undefined || ending);
       if (!next) break;
       const message = next;
+      next = undefined;
       try {
         await runTurn(message);
       } catch (err) {
         if (isCancellation(err)) throw err;
         // A model that stays unavailable after its retries ends the turn, not the conversation.
-        await bookkeeping.finishTurn({
+        await endTurn({
           conversationId,
           turnId: message.turnId,
           ending: 'failed',
@@ -194,11 +207,6 @@ export async function conversation(input: ConversationInput): Promise<void> {
           reason: failureReason(err),
         });
       }
-      next = undefined;
-      state.turns++;
-      state.status = 'idle';
-      state.turnId = undefined;
-      state.step = 0;
       const info = workflowInfo();
       if (!ending && (info.continueAsNewSuggested || info.historyLength > (input.historyLimit ?? 2_000))) {
         await condition(allHandlersFinished);

@@ -2,3 +2,4 @@
 export { provisionWorkspace, deprovisionWorkspace } from './workspaces';
 export { applyChangeSet } from './change-sets';
 export { conversation } from './conversations';
+export { syncRun } from './sync-runs';

@@ -8,6 +8,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { SyncRunActivities } from '../activities/sync-runs';
 import type { WorkspaceActivities } from '../activities/workspaces';
 import { FailureType, failureReason, platformFailure } from '../core/failures';
 import { claimJob, tagJob } from './jobs';
@@ -61,6 +62,13 @@ const airtableSteps = proxyActivities<WorkspaceActivities>({
 // Compensations and deprovisioning steps must eventually succeed, so they retry without an attempt limit.
 const untilDone = proxyActivities<WorkspaceActivities>({
   startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+});
+
+// Deprovisioning's removal of the sync mirror (schema, role, webhooks): heartbeats, retried until done.
+const mirrorRemoval = proxyActivities<SyncRunActivities>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '20s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
 
@@ -151,6 +159,8 @@ export async function deprovisionWorkspace(
   // connection must outlive it. No new job starts meanwhile: the workspace is no longer active.
   if (patched('end-jobs-before-deprovisioning'))
     await jobsEnding.endWorkspaceJobs({ workspaceId, except: workflowInfo().workflowId });
+  // The mirror goes while the connection is still there (its webhooks are deleted in Airtable too).
+  if (patched('drop-mirror')) await mirrorRemoval.dropWorkspaceMirror({ workspaceId });
   await untilDone.eraseAirtableConnection({ workspaceId });
   await untilDone.deleteWorkspaceRecords({ workspaceId });
   return { workspaceId, schedulesDeleted: deleted };

@@ -8,6 +8,7 @@ import { chunkKey, describeChunk, type JournalContext } from './context';
 import { CLOCK_SKEW_MS, matchCreatedRecords } from './reconcile';
 import { listAll, READ_BATCH_SIZE, readRecordsById, recordsCreatedSince } from '../../airtable/streaming';
 import { mergeMatchFormula } from './records-io';
+import { changeSetRecords } from '../../core/metrics';
 
 /**
  * Applies chunks of one step in order. Each chunk is bracketed by the journal: `sending` (with the
@@ -47,6 +48,7 @@ export async function applyChunks(
         );
     }
     await applyChunk(context, step, chunk, before);
+    changeSetRecords.inc({ outcome: 'applied', action: step.action }, chunk.records.length);
   });
 }
 

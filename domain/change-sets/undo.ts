@@ -14,6 +14,7 @@ import {
   writableValue,
   type RestoreContext,
 } from './records-io';
+import { changeSetRecords } from '../../core/metrics';
 
 /**
  * Undoes one chunk: created records are deleted, updated records get their before-images back
@@ -46,6 +47,7 @@ export async function undoChunk(context: JournalContext, chunk: ChunkRow): Promi
         break;
     }
     await journal.markUndone(context.pool, key, { state: 'undone' });
+    changeSetRecords.inc({ outcome: 'compensated', action: step.action }, chunk.records.length);
   } catch (err) {
     const failure = toAirtableFailure(err, `Undoing ${describeChunk(step, chunk)}`);
     if (!failure.nonRetryable) throw failure;

@@ -11,6 +11,7 @@ import type { Logger } from '../../core/logger';
 import { JOB_KIND, USER_ID, WORKSPACE_ID, type JobKind } from '../../temporal/search-attributes';
 import { applyChangeSet, changeSetProgressQuery } from '../../workflows/change-sets';
 import { conversation, conversationStateQuery } from '../../workflows/conversations';
+import { syncRunProgressQuery } from '../../workflows/sync-runs';
 import {
   deprovisionWorkspace,
   provisioningProgressQuery,
@@ -19,6 +20,9 @@ import {
 import * as changeSets from '../change-sets/journal';
 import * as workspaces from '../workspaces/store';
 import * as store from './store';
+import { settleJobStatus } from './outcomes';
+import { addToLogContext } from '../../core/log-context';
+import { jobsStarted } from '../../core/metrics';
 
 /** How long `GET /api/v1/jobs/:id` waits for a running workflow's progress query. */
 const PROGRESS_QUERY_DEADLINE_MS = 2_000;
@@ -124,7 +128,9 @@ export function createJobService(deps: JobServiceDeps) {
           ? handle.query(provisioningProgressQuery)
           : job.kind === 'conversation'
             ? handle.query(conversationStateQuery)
-            : Promise.resolve(undefined);
+            : job.kind === 'sync.run'
+              ? handle.query(syncRunProgressQuery)
+              : Promise.resolve(undefined);
     return query;
   }
 
@@ -140,10 +146,12 @@ export function createJobService(deps: JobServiceDeps) {
      * {@link ServiceError} once it is abandoned and can never run.
      */
     async start(job: StartableJob): Promise<void> {
+      addToLogContext({ workflowId: job.jobId });
       try {
         await startWorkflow(job);
       } catch (err) {
         if (await store.abandonJob(pool, job.jobId)) {
+          jobsStarted.inc({ kind: job.kind, result: 'abandoned' });
           logger.error({ err, jobId: job.jobId, kind: job.kind }, 'could not start a job; abandoned it');
           await afterAbandon(job);
           throw new ServiceError(
@@ -156,12 +164,14 @@ export function createJobService(deps: JobServiceDeps) {
         logger.warn({ err, jobId: job.jobId }, 'the start call failed but the job had started');
       }
       await store.markStarted(pool, job.jobId);
+      jobsStarted.inc({ kind: job.kind, result: 'started' });
     },
 
     /** The caller's job, or a 404 identical to a missing one. */
     async owned(jobId: string, userId: string): Promise<store.JobRecord> {
       const job = await store.getOwnedJob(pool, jobId, userId);
       if (!job) throw new ServiceError(404, 'not_found', 'Job not found');
+      addToLogContext({ workflowId: job.id });
       return job;
     },
 
@@ -217,7 +227,7 @@ export function createJobService(deps: JobServiceDeps) {
           if (kept) view.result = kept;
         }
       }
-      if (view.status !== job.status) await store.setJobStatus(pool, job.id, view.status);
+      if (view.status !== job.status) await settleJobStatus(pool, job, view.status);
       return view;
     },
 

@@ -105,6 +105,24 @@ export async function listStalePendingJobs(db: Queryable, olderThanSeconds: numb
   return rows;
 }
 
+/**
+ * A user's jobs of one workspace, newest first (`kind` narrows them), at most `limit`: the index of
+ * `GET /api/v1/workspaces/:id/jobs`, which reads the live state of those still running from Temporal.
+ */
+export async function listWorkspaceJobs(
+  db: Queryable,
+  workspaceId: string,
+  userId: string,
+  options: { kind?: JobKind; limit?: number } = {},
+): Promise<JobRecord[]> {
+  const { rows } = await db.query<JobRecord>(
+    `SELECT ${COLUMNS} FROM jobs WHERE workspace_id = $1 AND user_id = $2 AND ($3::text IS NULL OR kind = $3)
+     ORDER BY created_at DESC, id LIMIT $4`,
+    [workspaceId, userId, options.kind ?? null, options.limit ?? 50],
+  );
+  return rows;
+}
+
 /** Jobs of a workspace that may still be running, per the cached status. */
 export async function listActiveJobs(db: Queryable, workspaceId: string): Promise<JobRecord[]> {
   const { rows } = await db.query<JobRecord>(

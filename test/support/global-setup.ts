@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { migrate } from '../../db/migrate';
+import { ensureConsoleBuilt } from '../../scripts/build-console';
 import { resolveTemporalCli } from '../../temporal/cli';
 import { startDevServer, type DevServer } from '../../temporal/dev-server';
 import { TEST_ENV } from './env';
@@ -22,6 +24,11 @@ export default async function globalSetup(): Promise<void> {
   await recreateDatabase(databaseUrl);
   await migrate(databaseUrl);
   process.env[TEST_ENV.databaseUrl] = databaseUrl;
+  // One payload encryption key for the run (temporal/codec.ts): every test file, and every worker
+  // and `npm start` they spawn, must read each other's payloads.
+  process.env.PAYLOAD_ENCRYPTION_KEYS ??= `test:${randomBytes(32).toString('base64')}`;
+  // The web console's bundle (test/console serves it); rebuilt only when its sources changed.
+  await ensureConsoleBuilt();
 
   if (process.env.TEST_SKIP_TEMPORAL === '1') return;
 

@@ -13,6 +13,8 @@ import { composeApi, type ApiParts } from '../../api/compose';
 import { createLogger } from '../../core/logger';
 import { createPool, type Pool } from '../../db/pool';
 import { dataConverter } from '../../temporal/data-converter';
+import { isEncrypted, payloadCodec } from '../../temporal/codec';
+import type { Payload } from '@temporalio/common';
 import {
   startAirtableEmulator,
   type AirtableEmulator,
@@ -318,12 +320,17 @@ export async function startTestPlatform(options: {
 }
 
 /**
- * A workflow history as text with every payload decoded (payloads are base64 JSON on the wire), so
+ * A workflow history as text with every payload decoded (encrypted, then base64 JSON on the wire), so
  * a test can look for a value anywhere in inputs, results, markers and activity arguments.
  */
 export function historyText(history: unknown): string {
   const parts: string[] = [];
   const visit = (value: unknown): void => {
+    // Payloads are encrypted (temporal/codec.ts): read them as the platform does.
+    if (value && typeof value === 'object' && 'metadata' in value && isEncrypted(value as Payload)) {
+      visit(payloadCodec.decrypt(value as Payload));
+      return;
+    }
     if (value instanceof Uint8Array) {
       parts.push(Buffer.from(value).toString('utf8'));
       return;

@@ -1,0 +1,371 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import type { Server } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Client, Connection } from '@temporalio/client';
+import { Client as PgClient } from 'pg';
+import { createAirtableAccess, metaOptions } from '../airtable/access';
+import { getBaseSchema } from '../airtable/meta';
+import { createApp } from '../api/app';
+import { composeApi } from '../api/compose';
+import { createLogger } from '../core/logger';
+import { migrate } from '../db/migrate';
+import { createPool } from '../db/pool';
+import { createApiKeyService } from '../domain/api-keys/service';
+import { findTool, type ToolContext } from '../domain/tools';
+import { insertUser } from '../domain/users/store';
+import { openWorkspaceBase } from '../domain/workspaces/connection';
+import {
+  getWorkspace,
+  insertWorkspaceWithConnection,
+  saveSchemaSnapshot,
+  setWorkspaceStatus,
+} from '../domain/workspaces/store';
+import { resolveTemporalCli } from '../temporal/cli';
+import { dataConverter } from '../temporal/data-converter';
+import { startDevServer } from '../temporal/dev-server';
+import { startEmulatorProcess } from './emulator-process';
+import { recordResult } from './results';
+
+/**
+ * What `POST /mcp` adds to a read tool call. 100 concurrent `list_records` calls (10 records each:
+ * one Airtable request) through the MCP endpoint (the official SDK's Client over Streamable HTTP,
+ * 10 clients × 10 calls at once, the API in this process on a real port) against 100 concurrent
+ * calls of the same tool function on the same Airtable adapter and pacer without MCP, alternating,
+ * in the same run. The emulator runs in its own process with real limits (5 req/s per base) and
+ * 100–250 ms latency, so both paths queue on the pacer the same way; then the same with
+ * `describe_table` (answered from the schema cache: no Airtable request) for the bare cost of a call
+ * under a burst; then `list_records` one call at a time, MCP and direct in turn. Each MCP call's own
+ * overhead is its client's wait minus the server's time inside the tool call (`Server-Timing`).
+ *   npx tsx bench/mcp-overhead.ts [calls] [rounds]
+ */
+const CALLS = Number(process.argv[2] ?? 100);
+const ROUNDS = Number(process.argv[3] ?? 3);
+const CLIENTS = 10;
+const SEQUENTIAL = 30;
+const TARGET_MS = 15;
+const TOKEN = 'patMcpBench.0123456789abcdef0123';
+const BASE_ID = 'appBENCHmcpRead01';
+const DATABASE_URL =
+  process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/airtable_ops_bench_mcp';
+
+async function recreateDatabase(url: string): Promise<void> {
+  const admin = new URL(url);
+  const name = admin.pathname.slice(1);
+  admin.pathname = '/postgres';
+  const client = new PgClient({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await client.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await client.end();
+  }
+}
+
+const quantile = (values: number[], q: number) => {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+};
+const ms = (v: number) => `${v.toFixed(1)} ms`;
+
+async function main(): Promise<void> {
+  const emulator = await startEmulatorProcess({
+    token: TOKEN,
+    latency: '100-250',
+    seed: {
+      bases: [
+        {
+          id: BASE_ID,
+          name: 'MCP benchmark',
+          tables: [
+            {
+              name: 'Orders',
+              fields: [
+                { name: 'Name', type: 'singleLineText' },
+                { name: 'Amount', type: 'number', options: { precision: 2 } },
+                { name: 'Notes', type: 'multilineText' },
+              ],
+              records: Array.from({ length: 200 }, (_, i) => ({
+                fields: { Name: `Order ${i}`, Amount: i * 1.5, Notes: `Deliver to dock ${i % 17}` },
+              })),
+            },
+          ],
+        },
+      ],
+    },
+  });
+  await recreateDatabase(DATABASE_URL);
+  await migrate(DATABASE_URL);
+  const pool = createPool(DATABASE_URL);
+  const cli = await resolveTemporalCli();
+  const devServer = await startDevServer({
+    cliPath: cli.path,
+    port: 0,
+    uiPort: false,
+    logFile: path.join(mkdtempSync(path.join(os.tmpdir(), 'bench-temporal-')), 'temporal.log'),
+  });
+  const connection = await Connection.connect({ address: devServer.address });
+  const temporalClient = new Client({ connection, dataConverter });
+  const encryptionKey = randomBytes(32);
+  // The API process's one pacer and schema cache, shared by both paths.
+  const airtable = createAirtableAccess(pool, { endpointUrl: emulator.url, requestTimeoutMs: 30_000 });
+  const logger = createLogger({ level: 'silent' });
+
+  const userId = randomUUID();
+  const workspaceId = randomUUID();
+  await insertUser(pool, { id: userId, email: `bench-${userId}@example.com`, name: null, passwordHash: 'x' });
+  await insertWorkspaceWithConnection(pool, {
+    id: workspaceId,
+    ownerId: userId,
+    name: 'Benchmark',
+    baseId: BASE_ID,
+    token: TOKEN,
+    encryptionKey,
+  });
+  await saveSchemaSnapshot(
+    pool,
+    workspaceId,
+    BASE_ID,
+    await getBaseSchema(metaOptions(airtable, TOKEN), BASE_ID),
+  );
+  await setWorkspaceStatus(pool, workspaceId, 'active');
+  const workspace = (await getWorkspace(pool, workspaceId))!;
+  const { secret } = await createApiKeyService({ pool }).create(workspace, userId, {
+    name: 'bench',
+    scopes: ['read'],
+  });
+
+  // The API as api/main.ts composes it.
+  const deps = composeApi({
+    pool,
+    temporal: { client: temporalClient, taskQueue: 'bench-mcp-unused' },
+    airtable,
+    config: {
+      jwtSecret: randomBytes(32).toString('base64'),
+      encryptionKey,
+      accessTokenTtlSeconds: 900,
+      refreshTokenTtlSeconds: 3600,
+      corsOrigins: [],
+      loginRateLimitPerMinute: 1000,
+    },
+    logger,
+  });
+  const app = createApp(deps);
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const url = new URL(`http://127.0.0.1:${(server.address() as { port: number }).port}/mcp`);
+  /**
+   * Every tools/call POST: the client's wait (request sent → answer read) and the server's time inside
+   * the tool call (its `Server-Timing`), so each call's overhead is known exactly, queueing included.
+   */
+  const paired: Array<{ latency: number; inside: number }> = [];
+  const timedFetch: FetchLike = async (input, init) => {
+    const started = performance.now();
+    const res = await fetch(input, init);
+    const body = await res.arrayBuffer();
+    const latency = performance.now() - started;
+    const timing = /tool;dur=([\d.]+)/.exec(res.headers.get('server-timing') ?? '');
+    if (timing && typeof init?.body === 'string' && init.body.includes('"tools/call"'))
+      paired.push({ latency, inside: Number(timing[1]) });
+    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  };
+  const clients = await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      const client = new McpClient({ name: 'bench', version: '1.0.0' });
+      await client.connect(
+        new StreamableHTTPClientTransport(url, {
+          requestInit: { headers: { Authorization: `Bearer ${secret}` } },
+          fetch: timedFetch,
+        }),
+      );
+      return client;
+    }),
+  );
+
+  // The direct path: the same tool function on the same adapter, without MCP.
+  const base = await openWorkspaceBase({ pool, encryptionKey, airtable }, workspaceId);
+  const context: ToolContext = {
+    workspaceId,
+    baseId: base.baseId,
+    workspaceName: workspace.name,
+    records: base.records,
+    meta: base.meta,
+    airtable,
+    preferences: {},
+    saveExport: async () => '',
+    jobStatus: async () => undefined,
+  };
+
+  type Phase = { tool: string; args: Record<string, unknown> };
+  const phases: Phase[] = [
+    { tool: 'list_records', args: { tableId: 'Orders', maxRecords: 10 } },
+    { tool: 'describe_table', args: { tableId: 'Orders' } },
+  ];
+
+  /** Calls that did not succeed, per path (a 429 from the emulator would show here). */
+  const failures = { mcp: 0, direct: 0, examples: [] as string[] };
+
+  async function throughMcp(phase: Phase): Promise<{ latencies: number[] }> {
+    const latencies = await Promise.all(
+      Array.from({ length: CALLS }, async (_, i) => {
+        const started = performance.now();
+        const result = (await clients[i % CLIENTS]!.callTool({
+          name: phase.tool,
+          arguments: phase.args,
+        })) as CallToolResult;
+        if (result.isError) {
+          failures.mcp++;
+          failures.examples.push(JSON.stringify(result.content).slice(0, 200));
+        }
+        return performance.now() - started;
+      }),
+    );
+    return { latencies };
+  }
+
+  async function direct(phase: Phase): Promise<number[]> {
+    const tool = findTool(phase.tool)!;
+    if (tool.kind === 'records') throw new Error('read tools only');
+    return Promise.all(
+      Array.from({ length: CALLS }, async () => {
+        const started = performance.now();
+        await tool.run(context, tool.input.parse(phase.args)).catch((err: unknown) => {
+          failures.direct++;
+          failures.examples.push(String(err).slice(0, 200));
+        });
+        return performance.now() - started;
+      }),
+    );
+  }
+
+  /** Lets the pacer's window and the emulator's per-second counts clear between rounds. */
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 1_500));
+
+  // Warm-up: the schema cache, connections, JIT.
+  for (const phase of phases) {
+    await direct(phase);
+    await settle();
+    await throughMcp(phase);
+    await settle();
+  }
+  const warmUpFailures = failures.mcp + failures.direct;
+  failures.mcp = failures.direct = 0;
+  const logStart = Date.now();
+  const loadBefore = os.loadavg()[0]!;
+
+  const mean = (v: number[]) => v.reduce((n, x) => n + x, 0) / v.length;
+  const overheadsOf = (calls: typeof paired) => calls.map((c) => c.latency - c.inside);
+  const rows: string[] = [];
+  const perCall: string[] = [];
+  const verdicts: boolean[] = [];
+  for (const phase of phases) {
+    const mcp: number[] = [];
+    const plain: number[] = [];
+    const rounds: number[] = [];
+    paired.length = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      // Alternate which path goes first, so neither always meets a warmer process.
+      const order = round % 2 === 0 ? ['mcp', 'direct'] : ['direct', 'mcp'];
+      const round50 = { mcp: 0, plain: 0 };
+      for (const path of order) {
+        if (path === 'mcp') {
+          const r = await throughMcp(phase);
+          mcp.push(...r.latencies);
+          round50.mcp = quantile(r.latencies, 0.5);
+        } else {
+          const r = await direct(phase);
+          plain.push(...r);
+          round50.plain = quantile(r, 0.5);
+        }
+        await settle();
+      }
+      rounds.push(round50.mcp - round50.plain);
+    }
+    const overhead = quantile(mcp, 0.5) - quantile(plain, 0.5);
+    const met = overhead <= TARGET_MS;
+    verdicts.push(met);
+    rows.push(
+      `| \`${phase.tool}\`, ${CALLS} at once | ${CALLS} × ${ROUNDS} | ${ms(quantile(plain, 0.5))} / ${ms(quantile(plain, 0.95))} | ${ms(quantile(mcp, 0.5))} / ${ms(quantile(mcp, 0.95))} | **${ms(overhead)}** (${met ? 'met' : 'missed'}) | ${rounds.map(ms).join(', ')} (median ${ms(quantile(rounds, 0.5))}) |`,
+    );
+    const o = overheadsOf(paired);
+    perCall.push(
+      `| \`${phase.tool}\`, ${CALLS} at once | ${paired.length} | ${ms(
+        quantile(
+          paired.map((c) => c.inside),
+          0.5,
+        ),
+      )} | **${ms(quantile(o, 0.5))}** / ${ms(quantile(o, 0.95))} / ${ms(mean(o))} |`,
+    );
+  }
+
+  // One call at a time, MCP and direct in turn: the cost of a call without a burst's queue.
+  const sequential = { mcp: [] as number[], plain: [] as number[] };
+  paired.length = 0;
+  const listRecords = findTool('list_records')!;
+  if (listRecords.kind === 'records') throw new Error('read tools only');
+  for (let i = 0; i < SEQUENTIAL; i++) {
+    let started = performance.now();
+    await clients[0]!.callTool({ name: 'list_records', arguments: phases[0]!.args });
+    sequential.mcp.push(performance.now() - started);
+    started = performance.now();
+    await listRecords.run(context, listRecords.input.parse(phases[0]!.args));
+    sequential.plain.push(performance.now() - started);
+  }
+  const sequentialOverhead = quantile(sequential.mcp, 0.5) - quantile(sequential.plain, 0.5);
+  rows.push(
+    `| \`list_records\`, one at a time | ${SEQUENTIAL} | ${ms(quantile(sequential.plain, 0.5))} / ${ms(quantile(sequential.plain, 0.95))} | ${ms(quantile(sequential.mcp, 0.5))} / ${ms(quantile(sequential.mcp, 0.95))} | **${ms(sequentialOverhead)}** (${sequentialOverhead <= TARGET_MS ? 'met' : 'missed'}) | |`,
+  );
+  const o = overheadsOf(paired);
+  perCall.push(
+    `| \`list_records\`, one at a time | ${paired.length} | ${ms(
+      quantile(
+        paired.map((c) => c.inside),
+        0.5,
+      ),
+    )} | **${ms(quantile(o, 0.5))}** / ${ms(quantile(o, 0.95))} / ${ms(mean(o))} |`,
+  );
+
+  const log = (await (await fetch(`${emulator.url}/__emulator/log?since=${logStart}`)).json()) as {
+    entries: Array<{ status: number }>;
+  };
+  const refusals = log.entries.filter((e) => e.status === 429).length;
+
+  await Promise.allSettled(clients.map((c) => c.close()));
+  await new Promise((resolve) => server.close(resolve));
+  await connection.close();
+  await devServer.stop();
+  emulator.stop();
+  await pool.end();
+
+  const lines = [
+    `${CALLS} concurrent calls per round (${CLIENTS} MCP clients × ${CALLS / CLIENTS} calls at once, the official SDK's \`Client\` + \`StreamableHTTPClientTransport\` to \`POST /mcp\` on a real port, API in the bench process, stateless: every call authenticated against Postgres), against ${CALLS} concurrent calls of the same tool function on the same Airtable adapter and pacer in the same process ("direct"); ${ROUNDS} rounds per tool, alternating which path goes first, after a warm-up. Emulator in its own process with real limits (5 req/s per base) and 100–250 ms latency. \`list_records\` (maxRecords 10) is one Airtable request per call, so both paths queue on the pacer for ~${(CALLS / 5).toFixed(0)} s; \`describe_table\` is answered from the schema cache (no Airtable request): the bare cost of a call under a burst of ${CALLS}.`,
+    '',
+    `| calls | n | direct p50 / p95 | MCP p50 / p95 | overhead: MCP p50 − direct p50 (target ≤ ${TARGET_MS} ms) | per round |`,
+    '|---|---|---|---|---|---|',
+    ...rows,
+    '',
+    "Each MCP call's own overhead: the client's wait for the POST minus the server's time inside the tool call (its `Server-Timing`), per call: HTTP, Express, the key check (one Postgres query), the SDK's server and client, and in a burst the wait for the event loop and the pool behind the other calls.",
+    '',
+    '| calls | n | time inside the tool call p50 | overhead per call p50 / p95 / mean |',
+    '|---|---|---|---|',
+    ...perCall,
+    '',
+    `429 answers from the emulator during the measured rounds: ${refusals}; calls that failed: ${failures.mcp} through MCP, ${failures.direct} direct (warm-up: ${warmUpFailures}). Load average (1 min) at the start of the measured rounds: ${loadBefore.toFixed(1)} on ${os.cpus().length} cores (the machine is shared). Verdict on the read tool that reaches Airtable (\`list_records\`): ${verdicts[0] ? 'met' : 'missed'}.`,
+  ];
+  recordResult('MCP: read tool call overhead', `npx tsx bench/mcp-overhead.ts ${CALLS} ${ROUNDS}`, lines);
+  console.log(lines.join('\n'));
+  if (failures.examples.length) console.error('failures, e.g.:', failures.examples.slice(0, 3));
+  if (refusals > 0) process.exitCode = 1;
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

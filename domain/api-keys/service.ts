@@ -1,0 +1,138 @@
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { Pool } from 'pg';
+import { sha256 } from '../../core/crypto';
+import { notFound, ServiceError } from '../../core/errors';
+import type { Workspace } from '../workspaces/store';
+import * as store from './store';
+
+export type { ApiKeyScope } from './store';
+
+/** What the API shows of a key: never its secret. */
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  scopes: store.ApiKeyScope[];
+  prefix: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+/** Who is calling with a valid key: one workspace, with the key's scopes. */
+export interface ApiKeyPrincipal {
+  keyId: string;
+  keyName: string;
+  workspaceId: string;
+  scopes: store.ApiKeyScope[];
+}
+
+/**
+ * A valid key with what it reaches, read with it in one statement: its workspace as it is now and
+ * the workspace's sealed Airtable connection (decrypted only where a tool opens the base).
+ */
+export interface ApiKeyAccess {
+  principal: ApiKeyPrincipal;
+  workspace: Workspace;
+  connection: { baseId: string; tokenCiphertext: string } | null;
+}
+
+/** The recognisable start of every key (secret scanners can look for it). */
+export const API_KEY_PREFIX = 'aok_';
+
+/** `aok_<12 hex: the public lookup>_<43 base64url: 32 random bytes>`. */
+const KEY_FORMAT = /^aok_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
+
+/** Most keys a workspace may have that are not revoked. */
+export const MAX_ACTIVE_KEYS = 100;
+
+/** How stale `lastUsedAt` may get before a request writes it again (one write a minute per key at most). */
+const TOUCH_AFTER_MS = 60_000;
+
+function present(key: store.ApiKeyRecord): ApiKeyView {
+  return {
+    id: key.id,
+    name: key.name,
+    scopes: key.scopes,
+    prefix: key.prefix,
+    createdAt: key.createdAt,
+    lastUsedAt: key.lastUsedAt,
+    revokedAt: key.revokedAt,
+  };
+}
+
+/** `write` implies `read`; the order is fixed, so `["read","write"]` and `["write"]` are one grant. */
+export function normaliseScopes(scopes: readonly store.ApiKeyScope[]): store.ApiKeyScope[] {
+  return scopes.includes('write') ? ['read', 'write'] : ['read'];
+}
+
+/**
+ * Workspace API keys: created (the secret shown once, its SHA-256 digest stored), listed without
+ * secrets, revoked at once. Every request authenticates against Postgres: nothing is cached, so a
+ * revoked key fails on its very next request.
+ */
+export function createApiKeyService(deps: { pool: Pool }) {
+  const { pool } = deps;
+
+  return {
+    async create(
+      workspace: Workspace,
+      userId: string,
+      input: { name: string; scopes: store.ApiKeyScope[] },
+    ): Promise<{ apiKey: ApiKeyView; secret: string }> {
+      if ((await store.countActiveApiKeys(pool, workspace.id)) >= MAX_ACTIVE_KEYS)
+        throw new ServiceError(
+          409,
+          'too_many_api_keys',
+          `A workspace may have at most ${MAX_ACTIVE_KEYS} API keys; revoke one first`,
+        );
+      const lookup = randomBytes(6).toString('hex');
+      const secret = `${API_KEY_PREFIX}${lookup}_${randomBytes(32).toString('base64url')}`;
+      const key = await store.insertApiKey(pool, {
+        id: randomUUID(),
+        workspaceId: workspace.id,
+        createdBy: userId,
+        name: input.name,
+        scopes: normaliseScopes(input.scopes),
+        lookup,
+        secretHash: sha256(secret),
+      });
+      return { apiKey: present(key), secret };
+    },
+
+    async list(workspace: Workspace): Promise<ApiKeyView[]> {
+      return (await store.listApiKeys(pool, workspace.id)).map(present);
+    },
+
+    /** Revokes a key of the workspace (again is fine); another workspace's key is as missing as none. */
+    async revoke(workspace: Workspace, keyId: string): Promise<ApiKeyView> {
+      if (!/^[0-9a-f-]{36}$/i.test(keyId)) throw notFound('API key');
+      const key = await store.revokeApiKey(pool, workspace.id, keyId);
+      if (!key) throw notFound('API key');
+      return present(key);
+    },
+
+    /**
+     * What a presented key reaches, or undefined when it is malformed, unknown or revoked. The key is
+     * found by its public part, then its digest compared in constant time; nothing is cached.
+     */
+    async authenticate(presented: string): Promise<ApiKeyAccess | undefined> {
+      const match = KEY_FORMAT.exec(presented);
+      if (!match) return undefined;
+      const key = await store.findApiKeyByLookup(pool, match[1]!);
+      if (!key) return undefined;
+      const expected = Buffer.from(key.secretHash, 'hex');
+      const actual = Buffer.from(sha256(presented), 'hex');
+      if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
+      if (key.revokedAt) return undefined;
+      if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > TOUCH_AFTER_MS)
+        await store.touchApiKey(pool, key.id);
+      return {
+        principal: { keyId: key.id, keyName: key.name, workspaceId: key.workspaceId, scopes: key.scopes },
+        workspace: key.workspace,
+        connection: key.connection,
+      };
+    },
+  };
+}
+
+export type ApiKeyService = ReturnType<typeof createApiKeyService>;
