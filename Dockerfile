@@ -12,6 +12,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --workspaces=false
 COPY . .
 RUN npm run build \
+  && npm run build:console \
   && node dist/scripts/bundle-workflows.js dist/workflow-bundle.js \
   && npm prune --omit=dev --workspaces=false \
   && test ! -e dist/emulators && test ! -e node_modules/@airtable-ops
@@ -22,6 +23,8 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/db/migrations ./dist/db/migrations
+# The web console's bundle, where the compiled API looks for it (api/console.ts).
+COPY --from=build /app/console/dist ./dist/console/dist
 COPY --from=build /app/package.json ./
 USER node
 EXPOSE 3000
