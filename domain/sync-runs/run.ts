@@ -217,7 +217,7 @@ export async function copyRunTable(
   return copyTable(
     deps,
     { workspaceId: ref.workspaceId, tableId, syncRunId: ref.jobId },
-    { ...options, listing: { pageSize: 100, returnFieldsByFieldId: true }, pipeline: true },
+    { ...options, listing: { pageSize: 100, returnFieldsByFieldId: true } },
   );
 }
 

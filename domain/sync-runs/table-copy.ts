@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { AirtableApiError } from '../../airtable/errors';
-import type { AirtableRecord, ListPageParams } from '../../airtable/records';
+import type { ListPageParams } from '../../airtable/records';
 import { readAllPages, type ListingCheckpoint } from '../../airtable/streaming';
 import { openWorkspaceBase, type ConnectionDeps } from '../workspaces/connection';
 import { upsertSyncedRecords } from './store';
@@ -27,11 +27,6 @@ export interface TableCopyOptions {
   onRestart?(): void;
   /** What to list. @default `{ pageSize: 100 }` (cells keyed by field name) */
   listing?: Omit<ListPageParams, 'offset'>;
-  /**
-   * Write each page while the next one is requested, so Airtable's pace alone sets the speed. A
-   * cancel then stops the copy after the page already requested. @default false
-   */
-  pipeline?: boolean;
 }
 
 /**
@@ -46,36 +41,19 @@ export async function copyTable(
   const { records } = await openWorkspaceBase(deps, input.workspaceId, options.signal);
   let from: ListingCheckpoint = options.from?.offset ? options.from : { delivered: 0 };
   let pages = 0;
-  const copy = async (start: ListingCheckpoint) => {
-    // With `pipeline`, each page is written while the next one is requested; either way a checkpoint
-    // is reported only once its page is written.
-    let written: Promise<void> = Promise.resolve();
-    const write = (page: AirtableRecord[], checkpoint: ListingCheckpoint) =>
-      upsertSyncedRecords(deps.pool, input, page).then(() => {
+  const copy = (start: ListingCheckpoint) =>
+    readAllPages(
+      records,
+      input.tableId,
+      options.listing ?? { pageSize: 100 },
+      async (page, checkpoint) => {
+        await upsertSyncedRecords(deps.pool, input, page);
         pages++;
         options.onCheckpoint(checkpoint);
-      });
-    try {
-      const end = await readAllPages(
-        records,
-        input.tableId,
-        options.listing ?? { pageSize: 100 },
-        async (page, checkpoint) => {
-          const before = written;
-          written = before.then(() => write(page, checkpoint));
-          written.catch(() => undefined); // awaited below or by the next page
-          await (options.pipeline ? before : written);
-        },
-        start,
-        options.signal,
-      );
-      await written;
-      return end;
-    } catch (err) {
-      await written.catch(() => undefined);
-      throw err;
-    }
-  };
+      },
+      start,
+      options.signal,
+    );
   let done: ListingCheckpoint;
   try {
     done = await copy(from);
