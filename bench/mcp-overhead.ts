@@ -1,12 +1,9 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import type { Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { Client, Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import { createAirtableAccess, metaOptions } from '../airtable/access';
@@ -30,7 +27,9 @@ import { resolveTemporalCli } from '../temporal/cli';
 import { dataConverter } from '../temporal/data-converter';
 import { startDevServer } from '../temporal/dev-server';
 import { startEmulatorProcess } from './emulator-process';
+import type { BurstResult, ClientsRequest } from './mcp-clients';
 import { recordResult } from './results';
+import { busiestSecond, tightestSpan } from '@airtable-ops/airtable-emulator';
 
 /**
  * What `POST /mcp` adds to a read tool call. 100 concurrent `list_records` calls (10 records each:
@@ -161,33 +160,23 @@ async function main(): Promise<void> {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   const url = new URL(`http://127.0.0.1:${(server.address() as { port: number }).port}/mcp`);
-  /**
-   * Every tools/call POST: the client's wait (request sent → answer read) and the server's time inside
-   * the tool call (its `Server-Timing`), so each call's overhead is known exactly, queueing included.
-   */
-  const paired: Array<{ latency: number; inside: number }> = [];
-  const timedFetch: FetchLike = async (input, init) => {
-    const started = performance.now();
-    const res = await fetch(input, init);
-    const body = await res.arrayBuffer();
-    const latency = performance.now() - started;
-    const timing = /tool;dur=([\d.]+)/.exec(res.headers.get('server-timing') ?? '');
-    if (timing && typeof init?.body === 'string' && init.body.includes('"tools/call"'))
-      paired.push({ latency, inside: Number(timing[1]) });
-    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
-  };
-  const clients = await Promise.all(
-    Array.from({ length: CLIENTS }, async () => {
-      const client = new McpClient({ name: 'bench', version: '1.0.0' });
-      await client.connect(
-        new StreamableHTTPClientTransport(url, {
-          requestInit: { headers: { Authorization: `Bearer ${secret}` } },
-          fetch: timedFetch,
-        }),
-      );
-      return client;
-    }),
+  // The MCP clients in a process of their own (bench/mcp-clients.ts), as clients are elsewhere in
+  // production: their CPU is not the API's. Each tools/call POST comes back with its client's wait
+  // and the server's time inside the tool call (`Server-Timing`): each call's overhead, exactly.
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(__dirname, 'mcp-clients.ts')],
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
   );
+  const pending: Array<(reply: { ok: boolean; answer?: unknown; error?: string }) => void> = [];
+  child.on('message', (reply: { ok: boolean; answer?: unknown; error?: string }) => pending.shift()?.(reply));
+  const ask = <T>(request: ClientsRequest): Promise<T> =>
+    new Promise((resolve, reject) => {
+      pending.push((reply) => (reply.ok ? resolve(reply.answer as T) : reject(new Error(reply.error))));
+      child.send(request);
+    });
+  await ask({ type: 'connect', url: url.toString(), secret, clients: CLIENTS });
+  let paired: BurstResult['paired'] = [];
 
   // The direct path: the same tool function on the same adapter, without MCP.
   const base = await openWorkspaceBase({ pool, encryptionKey, airtable }, workspaceId);
@@ -212,22 +201,12 @@ async function main(): Promise<void> {
   /** Calls that did not succeed, per path (a 429 from the emulator would show here). */
   const failures = { mcp: 0, direct: 0, examples: [] as string[] };
 
-  async function throughMcp(phase: Phase): Promise<{ latencies: number[] }> {
-    const latencies = await Promise.all(
-      Array.from({ length: CALLS }, async (_, i) => {
-        const started = performance.now();
-        const result = (await clients[i % CLIENTS]!.callTool({
-          name: phase.tool,
-          arguments: phase.args,
-        })) as CallToolResult;
-        if (result.isError) {
-          failures.mcp++;
-          failures.examples.push(JSON.stringify(result.content).slice(0, 200));
-        }
-        return performance.now() - started;
-      }),
-    );
-    return { latencies };
+  async function throughMcp(phase: Phase, calls = CALLS): Promise<{ latencies: number[] }> {
+    const result = await ask<BurstResult>({ type: 'burst', tool: phase.tool, args: phase.args, calls });
+    failures.mcp += result.failures.length;
+    failures.examples.push(...result.failures);
+    paired.push(...result.paired);
+    return { latencies: result.latencies };
   }
 
   async function direct(phase: Phase): Promise<number[]> {
@@ -269,7 +248,7 @@ async function main(): Promise<void> {
     const mcp: number[] = [];
     const plain: number[] = [];
     const rounds: number[] = [];
-    paired.length = 0;
+    paired = [];
     for (let round = 0; round < ROUNDS; round++) {
       // Alternate which path goes first, so neither always meets a warmer process.
       const order = round % 2 === 0 ? ['mcp', 'direct'] : ['direct', 'mcp'];
@@ -307,14 +286,12 @@ async function main(): Promise<void> {
 
   // One call at a time, MCP and direct in turn: the cost of a call without a burst's queue.
   const sequential = { mcp: [] as number[], plain: [] as number[] };
-  paired.length = 0;
+  paired = [];
   const listRecords = findTool('list_records')!;
   if (listRecords.kind === 'records') throw new Error('read tools only');
   for (let i = 0; i < SEQUENTIAL; i++) {
-    let started = performance.now();
-    await clients[0]!.callTool({ name: 'list_records', arguments: phases[0]!.args });
-    sequential.mcp.push(performance.now() - started);
-    started = performance.now();
+    sequential.mcp.push(...(await throughMcp(phases[0]!, 1)).latencies);
+    const started = performance.now();
     await listRecords.run(context, listRecords.input.parse(phases[0]!.args));
     sequential.plain.push(performance.now() - started);
   }
@@ -333,11 +310,18 @@ async function main(): Promise<void> {
   );
 
   const log = (await (await fetch(`${emulator.url}/__emulator/log?since=${logStart}`)).json()) as {
-    entries: Array<{ status: number }>;
+    entries: Array<{ status: number; at: number; path: string; baseId?: string }>;
   };
+  const baseRequests = log.entries.filter((e) => e.baseId === BASE_ID && e.path.startsWith('/v0/'));
   const refusals = log.entries.filter((e) => e.status === 429).length;
+  // Arrivals as the emulator stamped them: more than 5 in a second means requests left too close.
+  const busiest = busiestSecond(baseRequests.map((e) => e.at));
+  const closest = tightestSpan(
+    baseRequests.map((e) => e.at),
+    6,
+  );
 
-  await Promise.allSettled(clients.map((c) => c.close()));
+  await ask({ type: 'close' });
   await new Promise((resolve) => server.close(resolve));
   await connection.close();
   await devServer.stop();
@@ -345,7 +329,7 @@ async function main(): Promise<void> {
   await pool.end();
 
   const lines = [
-    `${CALLS} concurrent calls per round (${CLIENTS} MCP clients × ${CALLS / CLIENTS} calls at once, the official SDK's \`Client\` + \`StreamableHTTPClientTransport\` to \`POST /mcp\` on a real port, API in the bench process, stateless: every call authenticated against Postgres), against ${CALLS} concurrent calls of the same tool function on the same Airtable adapter and pacer in the same process ("direct"); ${ROUNDS} rounds per tool, alternating which path goes first, after a warm-up. Emulator in its own process with real limits (5 req/s per base) and 100–250 ms latency. \`list_records\` (maxRecords 10) is one Airtable request per call, so both paths queue on the pacer for ~${(CALLS / 5).toFixed(0)} s; \`describe_table\` is answered from the schema cache (no Airtable request): the bare cost of a call under a burst of ${CALLS}.`,
+    `${CALLS} concurrent calls per round (${CLIENTS} MCP clients × ${CALLS / CLIENTS} calls at once, the official SDK's \`Client\` + \`StreamableHTTPClientTransport\` in a process of their own, to \`POST /mcp\` of the API in the bench process, stateless: every call authenticated against Postgres), against ${CALLS} concurrent calls of the same tool function on the same Airtable adapter and pacer in the same process ("direct"); ${ROUNDS} rounds per tool, alternating which path goes first, after a warm-up. Emulator in its own process with real limits (5 req/s per base) and 100–250 ms latency. \`list_records\` (maxRecords 10) is one Airtable request per call, so both paths queue on the pacer for ~${(CALLS / 5).toFixed(0)} s; \`describe_table\` is answered from the schema cache (no Airtable request): the bare cost of a call under a burst of ${CALLS}. Then ${SEQUENTIAL} \`list_records\` calls one at a time, MCP and direct in turn.`,
     '',
     `| calls | n | direct p50 / p95 | MCP p50 / p95 | overhead: MCP p50 − direct p50 (target ≤ ${TARGET_MS} ms) | per round |`,
     '|---|---|---|---|---|---|',
@@ -357,7 +341,7 @@ async function main(): Promise<void> {
     '|---|---|---|---|',
     ...perCall,
     '',
-    `429 answers from the emulator during the measured rounds: ${refusals}; calls that failed: ${failures.mcp} through MCP, ${failures.direct} direct (warm-up: ${warmUpFailures}). Load average (1 min) at the start of the measured rounds: ${loadBefore.toFixed(1)} on ${os.cpus().length} cores (the machine is shared). Verdict on the read tool that reaches Airtable (\`list_records\`): ${verdicts[0] ? 'met' : 'missed'}.`,
+    `429 answers from the emulator during the measured rounds: ${refusals}; calls that failed: ${failures.mcp} through MCP, ${failures.direct} direct (warm-up: ${warmUpFailures}). Busiest second of the base's requests at the emulator: ${busiest} of ${baseRequests.length}; the shortest span holding 6: ${closest.toFixed(0)} ms. Load average (1 min) at the start of the measured rounds: ${loadBefore.toFixed(1)} on ${os.cpus().length} cores (the machine is shared). Verdict on the read tool that reaches Airtable (\`list_records\`): ${verdicts[0] ? 'met' : 'missed'}.`,
   ];
   recordResult('MCP: read tool call overhead', `npx tsx bench/mcp-overhead.ts ${CALLS} ${ROUNDS}`, lines);
   console.log(lines.join('\n'));

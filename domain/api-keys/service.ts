@@ -72,6 +72,8 @@ export function normaliseScopes(scopes: readonly store.ApiKeyScope[]): store.Api
  */
 export function createApiKeyService(deps: { pool: Pool }) {
   const { pool } = deps;
+  /** When this process last wrote each key's `lastUsedAt`: a burst of calls writes it once, not per call. */
+  const touched = new Map<string, number>();
 
   return {
     async create(
@@ -124,8 +126,13 @@ export function createApiKeyService(deps: { pool: Pool }) {
       const actual = Buffer.from(sha256(presented), 'hex');
       if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
       if (key.revokedAt) return undefined;
-      if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > TOUCH_AFTER_MS)
+      const now = Date.now();
+      const stale = !key.lastUsedAt || now - key.lastUsedAt.getTime() > TOUCH_AFTER_MS;
+      if (stale && now - (touched.get(key.id) ?? 0) > TOUCH_AFTER_MS) {
+        touched.set(key.id, now);
+        if (touched.size > 10_000) touched.delete(touched.keys().next().value!);
         await store.touchApiKey(pool, key.id);
+      }
       return {
         principal: { keyId: key.id, keyName: key.name, workspaceId: key.workspaceId, scopes: key.scopes },
         workspace: key.workspace,
