@@ -67,6 +67,9 @@ async function recreateDatabase(url: string): Promise<void> {
   }
 }
 
+/** Stops what the run started (the emulator, the dev server, the clients) when it fails half way. */
+const cleanups: Array<() => unknown> = [];
+
 const quantile = (values: number[], q: number) => {
   const sorted = [...values].sort((x, y) => x - y);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
@@ -99,6 +102,7 @@ async function main(): Promise<void> {
       ],
     },
   });
+  cleanups.push(() => emulator.stop());
   await recreateDatabase(DATABASE_URL);
   await migrate(DATABASE_URL);
   const pool = createPool(DATABASE_URL);
@@ -109,6 +113,7 @@ async function main(): Promise<void> {
     uiPort: false,
     logFile: path.join(mkdtempSync(path.join(os.tmpdir(), 'bench-temporal-')), 'temporal.log'),
   });
+  cleanups.push(() => devServer.stop());
   const connection = await Connection.connect({ address: devServer.address });
   const temporalClient = new Client({ connection, dataConverter });
   const encryptionKey = randomBytes(32);
@@ -175,6 +180,7 @@ async function main(): Promise<void> {
       pending.push((reply) => (reply.ok ? resolve(reply.answer as T) : reject(new Error(reply.error))));
       child.send(request);
     });
+  cleanups.push(() => child.kill());
   await ask({ type: 'connect', url: url.toString(), secret, clients: CLIENTS });
   let paired: BurstResult['paired'] = [];
 
@@ -296,10 +302,13 @@ async function main(): Promise<void> {
     sequential.plain.push(performance.now() - started);
   }
   const sequentialOverhead = quantile(sequential.mcp, 0.5) - quantile(sequential.plain, 0.5);
-  rows.push(
-    `| \`list_records\`, one at a time | ${SEQUENTIAL} | ${ms(quantile(sequential.plain, 0.5))} / ${ms(quantile(sequential.plain, 0.95))} | ${ms(quantile(sequential.mcp, 0.5))} / ${ms(quantile(sequential.mcp, 0.95))} | **${ms(sequentialOverhead)}** (${sequentialOverhead <= TARGET_MS ? 'met' : 'missed'}) | |`,
-  );
   const o = overheadsOf(paired);
+  // One at a time, each call's own overhead is the measure: the p50 difference of two sets of calls
+  // is mostly the emulator's random 100–250 ms latency.
+  const pairedMet = quantile(o, 0.5) <= TARGET_MS;
+  rows.push(
+    `| \`list_records\`, one at a time | ${SEQUENTIAL} | ${ms(quantile(sequential.plain, 0.5))} / ${ms(quantile(sequential.plain, 0.95))} | ${ms(quantile(sequential.mcp, 0.5))} / ${ms(quantile(sequential.mcp, 0.95))} | ${ms(sequentialOverhead)} (the latencies' noise); each call's own: **${ms(quantile(o, 0.5))}** (${pairedMet ? 'met' : 'missed'}) | |`,
+  );
   perCall.push(
     `| \`list_records\`, one at a time | ${paired.length} | ${ms(
       quantile(
@@ -349,7 +358,8 @@ async function main(): Promise<void> {
   if (refusals > 0) process.exitCode = 1;
 }
 
-main().catch((err) => {
+main().catch(async (err) => {
   console.error(err);
+  for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
   process.exit(1);
 });
