@@ -65,6 +65,9 @@ const RefreshBody = z.object({ refreshToken: z.string().min(1).max(512) }).stric
  */
 export function authenticate(sessions: Sessions): RequestHandler {
   return async (req, _res, next) => {
+    // Several routers share /api/v1/workspaces and each guards itself: a request that one of them
+    // already authenticated is not checked against Postgres again.
+    if (req.userId) return next();
     const header = req.headers.authorization ?? '';
     const match = /^Bearer ([^\s]+)$/i.exec(header);
     let userId: string | undefined;
