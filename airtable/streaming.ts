@@ -16,6 +16,10 @@ export interface ListingCheckpoint {
  * Reads a table page by page, calling `onPage` with each page and the checkpoint after it. An
  * activity passes the checkpoint to `heartbeat`, and on a retry starts from the last heartbeat's
  * checkpoint instead of page one. Stops early when `signal` aborts.
+ *
+ * With `readAhead`, the next page is requested before `onPage` handles the current one, so the
+ * handler's own time (a database write, say) overlaps Airtable's answer instead of adding to it. A
+ * reader that may stop after any page leaves it off: the page read ahead would be a wasted request.
  */
 export async function readAllPages(
   records: AirtableRecords,
@@ -24,13 +28,29 @@ export async function readAllPages(
   onPage: (page: AirtableRecord[], checkpoint: ListingCheckpoint) => Promise<void> | void,
   from: ListingCheckpoint = { delivered: 0 },
   signal?: AbortSignal,
+  options: { readAhead?: boolean } = {},
 ): Promise<ListingCheckpoint> {
   let checkpoint = { ...from };
-  do {
+  const request = (offset: string | undefined) => {
     signal?.throwIfAborted();
-    const page = await records.listPage(table, { ...params, offset: checkpoint.offset });
+    return records.listPage(table, { ...params, offset });
+  };
+  let next = request(checkpoint.offset);
+  do {
+    const page = await next;
     checkpoint = { offset: page.offset, delivered: checkpoint.delivered + page.records.length };
-    await onPage(page.records, checkpoint);
+    if (options.readAhead && checkpoint.offset) {
+      next = request(checkpoint.offset);
+      // Settled by the next round; when onPage throws first, nobody awaits it.
+      next.catch(() => undefined);
+      // The request is on its way (or waiting for its start) before this page's work takes the
+      // event loop, so that work never delays its departure.
+      await new Promise((resolve) => setImmediate(resolve));
+      await onPage(page.records, checkpoint);
+    } else {
+      await onPage(page.records, checkpoint);
+      if (checkpoint.offset) next = request(checkpoint.offset);
+    }
   } while (checkpoint.offset);
   return checkpoint;
 }

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -28,8 +28,7 @@ import {
 } from '../domain/workspaces/store';
 import { resolveTemporalCli } from '../temporal/cli';
 import { dataConverter } from '../temporal/data-converter';
-import { freePort, startDevServer, temporalAnswers } from '../temporal/dev-server';
-import { SEARCH_ATTRIBUTE_KEYS } from '../temporal/search-attributes';
+import { DEV_SERVER_DYNAMIC_CONFIG, startDevServer } from '../temporal/dev-server';
 import { createPlatformWorker } from '../workers/worker';
 import { recordResult } from './results';
 
@@ -48,10 +47,9 @@ import { recordResult } from './results';
  *
  * Temporal step = from the `callModel` activity's scheduling to the next `callModel`'s, read from
  * the workflow histories (server timestamps); plain step = callModel + executeTool. The first
- * WARMUP turns of each are left out. Three phases, each with its own baseline: the dev server as
- * temporal/dev-server.ts starts it; the same dev server with the transfer queue's read rate limit
- * raised (TRANSFER_READS_KEY, where phase 1's time goes); and with eager activity dispatch as well
- * (EAGER_ACTIVITIES_KEY).
+ * WARMUP turns of each are left out. Two phases, each with its own baseline: the dev server with
+ * the server's own defaults, and the dev server as temporal/dev-server.ts starts it (its
+ * DEV_SERVER_DYNAMIC_CONFIG: the transfer queue read as often as tasks come, eager activities).
  *   npx tsx bench/agent-step-overhead.ts [turns=50] [steps=10]
  */
 const TURNS = Number(process.argv[2] ?? 50);
@@ -217,54 +215,6 @@ interface PlainStep {
   queryMs: number;
 }
 
-/** A Temporal server for one phase of the run. */
-interface Server {
-  address: string;
-  stop(): Promise<void>;
-}
-
-/**
- * The dev server as temporal/dev-server.ts starts it (same flags and search attributes), plus
- * dynamic config values: the tuning the phases after the first compare.
- */
-async function startTunedDevServer(cliPath: string, logFile: string, config: string[]): Promise<Server> {
-  const port = await freePort();
-  const address = `127.0.0.1:${port}`;
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--headless'];
-  args.push('--log-level', 'warn', ...config.flatMap((value) => ['--dynamic-config-value', value]));
-  for (const key of SEARCH_ATTRIBUTE_KEYS) args.push('--search-attribute', `${key.name}=Keyword`);
-  const out = openSync(logFile, 'a');
-  const child = spawn(cliPath, args, { stdio: ['ignore', out, out] });
-  servers.push(child);
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const deadline = Date.now() + 60_000;
-  while (!(await temporalAnswers(address, 1_000))) {
-    if (child.exitCode !== null || Date.now() > deadline)
-      throw new Error(`the dev server did not start; see ${logFile}`);
-    await sleep(250);
-  }
-  return {
-    address,
-    async stop() {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-/**
- * Every new task (activity or workflow task) reaches matching through the history service's
- * transfer queue, read at most this often per second per history shard; the dev server has one.
- */
-const TRANSFER_READS_KEY = 'history.transferProcessorMaxPollRPS';
-/** The server's default for {@link TRANSFER_READS_KEY}. */
-const TRANSFER_READS_PER_SECOND = 20;
-/**
- * Off by default: when on, an activity the workflow task schedules is handed back to the worker in
- * the answer to that workflow task's completion, with neither transfer queue nor matching.
- */
-const EAGER_ACTIVITIES_KEY = 'system.enableActivityEagerExecution';
-
 interface Setup {
   pool: Pool;
   plainPool: Pool;
@@ -275,7 +225,7 @@ interface Setup {
 }
 
 /** One phase: a server, a worker in this process, a conversation through Temporal and one of plain calls. */
-async function runPhase(setup: Setup, server: Server) {
+async function runPhase(setup: Setup, server: { address: string }) {
   const { pool, plainPool, plainQueries, encryptionKey, userId, workspace } = setup;
   const connection = await NativeConnection.connect({ address: server.address });
   const clientConnection = await Connection.connect({ address: server.address });
@@ -523,12 +473,14 @@ async function main(): Promise<void> {
 
   const cli = await resolveTemporalCli();
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'bench-temporal-'));
+  // Phase 1 is the server's own defaults; phase 2 the dev server as temporal/dev-server.ts ships it.
   const phaseDefs = [
-    { label: '1: dev server as shipped', config: [] as string[] },
-    { label: `2: + ${TRANSFER_READS_KEY}=100000`, config: [`${TRANSFER_READS_KEY}=100000`] },
+    { label: '1: server defaults', dynamicConfig: {} },
     {
-      label: `3: + ${EAGER_ACTIVITIES_KEY}=true`,
-      config: [`${TRANSFER_READS_KEY}=100000`, `${EAGER_ACTIVITIES_KEY}=true`],
+      label: `2: as shipped (${Object.entries(DEV_SERVER_DYNAMIC_CONFIG)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(', ')})`,
+      dynamicConfig: undefined,
     },
   ];
   const phases: Array<(typeof phaseDefs)[number] & { load: number } & Awaited<ReturnType<typeof runPhase>>> =
@@ -536,11 +488,14 @@ async function main(): Promise<void> {
   for (const [i, def] of phaseDefs.entries()) {
     console.error(`phase ${def.label}`);
     const logFile = path.join(logDir, `temporal-phase-${i + 1}.log`);
-    const server =
-      def.config.length === 0
-        ? await startDevServer({ cliPath: cli.path, port: 0, uiPort: false, logFile })
-        : await startTunedDevServer(cli.path, logFile, def.config);
-    if ('process' in server && server.process) servers.push(server.process as ChildProcess);
+    const server = await startDevServer({
+      cliPath: cli.path,
+      port: 0,
+      uiPort: false,
+      logFile,
+      dynamicConfig: def.dynamicConfig,
+    });
+    if (server.process) servers.push(server.process);
     const load = os.loadavg()[0]!;
     phases.push({ ...def, load, ...(await runPhase(setup, server)) });
     await server.stop();
@@ -576,10 +531,10 @@ async function main(): Promise<void> {
     ([label], i) =>
       `| ${label} | ${phases.map((r) => `${f(p50(parts(r)[i]![1]))} / ${f(p95(parts(r)[i]![1]))} ms`).join(' | ')} |`,
   );
-  const [asShipped] = phases as [Phase, ...Phase[]];
+  const [defaults] = phases as [Phase, ...Phase[]];
   const last = phases.at(-1)!;
   const lines = [
-    `${TURNS} measured turns (after ${WARMUP} warm-up turns) × ${STEPS} steps, then a text answer, per path and phase. A step is one model call answered with a \`list_bases\` call, then that tool call; the model (a \`LanguageModel\` answering at once) and the tool (answered from the workspace row, no Airtable request) take no time, so a step is the engine's own Postgres work plus what Temporal adds. One conversation through Temporal (the API's conversation service, the conversation workflow, the activities, a worker in this process built by \`createPlatformWorker\`), one through plain calls of \`createAgentEngine(deps).callModel\` + \`.executeTool\` with the same model, database and pool settings; their turns alternate. Temporal steps are read from the workflow histories (callModel scheduled → next callModel scheduled), plain steps timed around the calls. Phase 1 runs the dev server as \`temporal/dev-server.ts\` starts it; phases 2 and 3 the same dev server with the dynamic config named (\`--dynamic-config-value\`).`,
+    `${TURNS} measured turns (after ${WARMUP} warm-up turns) × ${STEPS} steps, then a text answer, per path and phase. A step is one model call answered with a \`list_bases\` call, then that tool call; the model (a \`LanguageModel\` answering at once) and the tool (answered from the workspace row, no Airtable request) take no time, so a step is the engine's own Postgres work plus what Temporal adds. One conversation through Temporal (the API's conversation service, the conversation workflow, the activities, a worker in this process built by \`createPlatformWorker\`), one through plain calls of \`createAgentEngine(deps).callModel\` + \`.executeTool\` with the same model, database and pool settings; their turns alternate. Temporal steps are read from the workflow histories (callModel scheduled → next callModel scheduled), plain steps timed around the calls. Phase 1 runs the dev server with the server's own defaults; phase 2 as \`temporal/dev-server.ts\` starts it (\`DEV_SERVER_DYNAMIC_CONFIG\`, passed as \`--dynamic-config-value\`).`,
     '',
     '| phase | path | steps | step p50 | step p95 | model call p50 | tool call p50 | turn p50 | overhead p50 (target ≤ 30 ms) |',
     '|---|---|---|---|---|---|---|---|---|',
@@ -596,7 +551,7 @@ async function main(): Promise<void> {
     '',
     `Per phase: ${phases.map((r) => r.runs).join(' / ')} run(s) of the conversation (continue-as-new past 2,000 events), ${phases.map((r) => r.events).join(' / ')} history events; ${phases.map((r) => `${r.wfts.sticky} of ${r.wfts.total}`).join(' / ')} workflow tasks on the sticky queue. The API's \`sendMessage\` (stores the message, then the \`sendMessage\` update round trip): p50 ${phases.map((r) => f(p50(r.sendMs))).join(' / ')} ms; sends refused with 409 in the moment between the turn's last activity and the workflow's return to idle, then retried: ${phases.map((r) => r.refusedSends).join(' / ')}. Model calls in all: ${modelCalls}.`,
     '',
-    `Phase 1: every new task reaches matching through the history service's transfer queue, read at most ${TRANSFER_READS_PER_SECOND} times a second per history shard (\`${TRANSFER_READS_KEY}\`, the server's default), and the dev server has one shard, so the tasks of a lone conversation each wait for the next read: ${f(p50(asShipped.temporal.modelDispatch))} / ${f(p50(asShipped.temporal.afterModelWftDispatch))} / ${f(p50(asShipped.temporal.toolDispatch))} ms (p50) for the callModel task, the workflow task after it and the executeTool task. Under load one read takes a batch of tasks (\`history.transferTaskBatchSize\`, 100), so the limit weighs on a lone conversation's latency far more than on the throughput of many. Phase 3 also hands each activity to the worker in the answer to the workflow task that scheduled it (\`${EAGER_ACTIVITIES_KEY}\`; the TypeScript SDK asks for it by default), so activity tasks skip transfer queue and matching. What is left in phase 3: two workflow tasks a step (the worker runs one in ${f(p50(last.temporal.afterModelWftRun))} ms p50) and each activity's delivery and completion around the engine's own work (callModel ${f(p50(last.temporal.modelRun) - p50(last.plain.model))} ms and executeTool ${f(p50(last.temporal.toolRun) - p50(last.plain.tool))} ms longer than the same plain calls, p50).`,
+    `Phase 1: every new task reaches matching through the history service's transfer queue, read at most 20 times a second per history shard (\`history.transferProcessorMaxPollRPS\`, the server's default), and the dev server has one shard, so the tasks of a lone conversation each wait for the next read: ${f(p50(defaults.temporal.modelDispatch))} / ${f(p50(defaults.temporal.afterModelWftDispatch))} / ${f(p50(defaults.temporal.toolDispatch))} ms (p50) for the callModel task, the workflow task after it and the executeTool task. Under load one read takes a batch of tasks (\`history.transferTaskBatchSize\`, 100), so the limit weighs on a lone conversation's latency far more than on the throughput of many. Phase 2 reads the queue as often as tasks come and hands each activity to the worker in the answer to the workflow task that scheduled it (\`system.enableActivityEagerExecution\`; the TypeScript SDK asks for it by default), so activity tasks skip transfer queue and matching. What is left in phase 2: two workflow tasks a step (the worker runs one in ${f(p50(last.temporal.afterModelWftRun))} ms p50) and each activity's delivery and completion around the engine's own work (callModel ${f(p50(last.temporal.modelRun) - p50(last.plain.model))} ms and executeTool ${f(p50(last.temporal.toolRun) - p50(last.plain.tool))} ms longer than the same plain calls, p50).`,
   ];
   recordResult(
     'Agent: overhead of one step through Temporal',

@@ -27,7 +27,30 @@ export interface DevServerOptions {
   readyTimeoutMs?: number;
   /** The codec server the Web UI decodes payloads with (`--ui-codec-endpoint`). */
   uiCodecEndpoint?: string;
+  /**
+   * Server settings passed as `--dynamic-config-value key=value`; an entry set to `undefined` leaves
+   * the server's own default. @default {@link DEV_SERVER_DYNAMIC_CONFIG}
+   */
+  dynamicConfig?: Record<string, string | number | boolean | undefined>;
 }
+
+/**
+ * What the dev server runs with besides its defaults, for the latency of one conversation's steps
+ * (bench/agent-step-overhead.ts measures each; docs/operations.md says what to set on a cluster).
+ */
+export const DEV_SERVER_DYNAMIC_CONFIG = {
+  /**
+   * Every new task reaches matching through the history service's transfer queue, which the server
+   * reads at most 20 times a second per shard by default; the dev server has one shard, so each
+   * activity and workflow task of a lone conversation waited ~30 ms for the next read.
+   */
+  'history.transferProcessorMaxPollRPS': 10_000,
+  /**
+   * An activity the workflow task schedules comes back to the worker in the answer to that task's
+   * completion (the SDK asks for it), skipping transfer queue and matching.
+   */
+  'system.enableActivityEagerExecution': true,
+} as const;
 
 /** A running dev server. */
 export interface DevServer {
@@ -93,6 +116,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     args.push('--db-filename', options.dbFilename);
   }
   if (namespace !== 'default') args.push('--namespace', namespace);
+  for (const [key, value] of Object.entries(options.dynamicConfig ?? DEV_SERVER_DYNAMIC_CONFIG))
+    if (value !== undefined) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   for (const key of SEARCH_ATTRIBUTE_KEYS)
     args.push('--search-attribute', `${key.name}=${searchAttributeTypeName(key.type)}`);
 

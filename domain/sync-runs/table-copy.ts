@@ -53,6 +53,8 @@ export async function copyTable(
       },
       start,
       options.signal,
+      // A page's write overlaps the next page's request: the copy keeps pace with the pacer.
+      { readAhead: true },
     );
   let done: ListingCheckpoint;
   try {
