@@ -1,6 +1,5 @@
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
-import type { ListingCheckpoint } from '../airtable/streaming';
 import type { FullSyncReason } from '../domain/sync-runs/model';
 import {
   applyFullRun,
@@ -12,7 +11,7 @@ import {
   removeWorkspaceMirror,
   type RunRef,
 } from '../domain/sync-runs/run';
-import { copyTable, type TableCopyInput } from '../domain/sync-runs/table-copy';
+import { copyTable, type TableCopyCheckpoint, type TableCopyInput } from '../domain/sync-runs/table-copy';
 import type { ConnectionDeps } from '../domain/workspaces/connection';
 import { classify } from './classify';
 import { heartbeatWhile } from './heartbeat';
@@ -37,15 +36,15 @@ export function createSyncRunActivities(deps: SyncRunActivityDeps) {
   async function copyWithCheckpoints(
     tableId: string,
     copy: (options: {
-      from?: ListingCheckpoint;
-      onCheckpoint(checkpoint: ListingCheckpoint): void;
+      from?: TableCopyCheckpoint;
+      onCheckpoint(checkpoint: TableCopyCheckpoint): void;
       onRestart(): void;
       signal: AbortSignal;
     }) => Promise<{ records: number; pages: number; resumedFrom: number }>,
   ): Promise<{ records: number; pages: number; resumedFrom: number }> {
     const context = Context.current();
     const signal = context.cancellationSignal;
-    let last = context.info.heartbeatDetails as ListingCheckpoint | undefined;
+    let last = context.info.heartbeatDetails as TableCopyCheckpoint | undefined;
     // The last checkpoint again while a page waits for its turn (pacing), so only a dead worker misses
     // a heartbeat; the SDK sends the newest details at most every 0.8 × the heartbeat timeout.
     const timer = setInterval(() => context.heartbeat(last), 2_000);

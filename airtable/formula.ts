@@ -55,3 +55,25 @@ export function recordIdIn(ids: string[]): string {
   const clauses = ids.map((id) => `RECORD_ID() = ${formulaString(id)}`);
   return clauses.length === 1 ? clauses[0]! : `OR(${clauses.join(', ')})`;
 }
+
+/** The characters of an Airtable id after its three-letter prefix. */
+const ID_CHARACTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * Formulas that split a table's records into `count` sets by the first character of the record id
+ * after `rec`, so one table can be listed by several cursors at once. Each set is one `FIND` of
+ * that character in a string of characters (cheap for Airtable to evaluate on every record); the
+ * last set is the complement of the others, so whatever the ids look like (or however a server
+ * compares case), every record is in exactly one set. `count` 1 is the whole table (`undefined`).
+ */
+export function recordIdPartitions(count: number): Array<string | undefined> {
+  if (!Number.isInteger(count) || count < 1 || count > ID_CHARACTERS.length)
+    throw new RangeError(`Cannot split a table into ${count} parts`);
+  if (count === 1) return [undefined];
+  const size = Math.ceil(ID_CHARACTERS.length / count);
+  const groups = Array.from(
+    { length: count - 1 },
+    (_, i) => `FIND(MID(RECORD_ID(), 4, 1), ${formulaString(ID_CHARACTERS.slice(i * size, (i + 1) * size))})`,
+  );
+  return [...groups, `NOT(OR(${groups.join(', ')}))`];
+}

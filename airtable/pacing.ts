@@ -34,6 +34,11 @@ export interface PacerOptions {
   sentMarginMs?: number;
   /** A request that would leave later than this after its slot gives the slot up and takes a new one. @default 20 */
   lateToleranceMs?: number;
+  /**
+   * After a 429, this process paces the base with `marginMs` for every start (sent or not) this long:
+   * the way to that Airtable is less even than `sentMarginMs` assumed. @default 600000 (10 minutes)
+   */
+  wideningMs?: number;
 }
 
 /** A reserved start. */
@@ -126,6 +131,9 @@ export class PostgresPacer implements AirtablePacer {
   private readonly windowSecs: number;
   private readonly sentWindowSecs: number;
   private readonly lateToleranceMs: number;
+  private readonly wideningMs: number;
+  /** Keys (base and token) that drew a 429, and until when their sent starts get the wide margin. */
+  private readonly widened = new Map<string, number>();
   private readonly clock = new ClockMapping(10_000);
   /** Starts that have left since the last reservation for the same keys: reported with the next one. */
   private readonly left = new Map<string, Array<{ slot: string; atMs: number }>>();
@@ -143,6 +151,7 @@ export class PostgresPacer implements AirtablePacer {
     this.windowSecs = windowMs / 1000;
     this.sentWindowSecs = (1000 + (options.sentMarginMs ?? 15)) / 1000;
     this.lateToleranceMs = options.lateToleranceMs ?? 20;
+    this.wideningMs = options.wideningMs ?? 600_000;
   }
 
   async acquire(
@@ -171,7 +180,7 @@ export class PostgresPacer implements AirtablePacer {
           this.limits,
           this.gaps,
           this.windowSecs,
-          this.sentWindowSecs,
+          (this.widened.get(pair) ?? 0) > Date.now() ? this.windowSecs : this.sentWindowSecs,
           left.map((l) => l.slot),
           left.map((l) => isoMicros(l.atMs)),
         ],
@@ -226,6 +235,8 @@ export class PostgresPacer implements AirtablePacer {
   }
 
   async penalize(baseId: string, token: string, untilMs: number): Promise<void> {
+    this.widened.set(`base:${baseId} ${tokenKey(token)}`, untilMs + this.wideningMs);
+    if (this.widened.size > 1_000) this.widened.delete(this.widened.keys().next().value!);
     await this.pool.query(
       `INSERT INTO airtable_pacing (key, penalty_until) SELECT k, clock_timestamp() + make_interval(secs => $2)
          FROM unnest($1::text[]) AS k

@@ -38,6 +38,8 @@ export async function readAllPages(
   let next = request(checkpoint.offset);
   do {
     const page = await next;
+    // A page read ahead before a stop arrives is left unhandled.
+    signal?.throwIfAborted();
     checkpoint = { offset: page.offset, delivered: checkpoint.delivered + page.records.length };
     if (options.readAhead && checkpoint.offset) {
       next = request(checkpoint.offset);
@@ -53,6 +55,69 @@ export async function readAllPages(
     }
   } while (checkpoint.offset);
   return checkpoint;
+}
+
+/** Where a listing read as several parts at once stands: one checkpoint per part. */
+export interface PartitionedCheckpoint {
+  parts: Array<ListingCheckpoint & { done?: boolean }>;
+}
+
+/**
+ * Reads a table as several listings at once, one per formula of `partitions` (sets of records that
+ * are disjoint and together the whole table, see recordIdPartitions). Each listing is sequential
+ * (its next cursor comes with its last page), so with one listing a request can only leave once the
+ * previous one answered; with two, one request's time on the wire overlaps the other's and the
+ * pacer, not Airtable's latency, sets the pace. `onPage` may be called by two listings at once;
+ * `onCheckpoint` follows each page once `onPage` has finished with it. A failure of one listing
+ * stops the others and is thrown once all have stopped.
+ */
+export async function readPartitions(
+  records: AirtableRecords,
+  table: string,
+  params: Omit<ListPageParams, 'offset'>,
+  partitions: Array<string | undefined>,
+  handlers: {
+    onPage(page: AirtableRecord[]): Promise<void> | void;
+    onCheckpoint(checkpoint: PartitionedCheckpoint): void;
+  },
+  from?: PartitionedCheckpoint,
+  signal?: AbortSignal,
+): Promise<PartitionedCheckpoint> {
+  if (from && from.parts.length !== partitions.length)
+    throw new RangeError(`A checkpoint of ${from.parts.length} parts cannot resume ${partitions.length}`);
+  const parts = partitions.map((_, i) => ({ ...(from?.parts[i] ?? { delivered: 0 }) }));
+  const stop = new AbortController();
+  const stopped = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+  const outcomes = await Promise.allSettled(
+    partitions.map(async (formula, i) => {
+      if (parts[i]!.done) return;
+      const filterByFormula =
+        formula && params.filterByFormula
+          ? `AND(${params.filterByFormula}, ${formula})`
+          : (formula ?? params.filterByFormula);
+      try {
+        await readAllPages(
+          records,
+          table,
+          { ...params, ...(filterByFormula ? { filterByFormula } : {}) },
+          async (page, checkpoint) => {
+            await handlers.onPage(page);
+            parts[i] = { ...checkpoint, ...(checkpoint.offset ? {} : { done: true }) };
+            handlers.onCheckpoint({ parts: parts.map((part) => ({ ...part })) });
+          },
+          parts[i],
+          stopped,
+          { readAhead: true },
+        );
+      } catch (err) {
+        stop.abort(err);
+        throw err;
+      }
+    }),
+  );
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failed) throw stop.signal.reason ?? failed.reason;
+  return { parts };
 }
 
 /** Every record a listing returns, over all its pages. */

@@ -3,7 +3,7 @@ import { AirtableApiError } from '../../airtable/errors';
 import { recordIdIn } from '../../airtable/formula';
 import { getBaseSchema, type AirtableTableSchema } from '../../airtable/meta';
 import { chunk } from '../../airtable/records';
-import { listAll, READ_BATCH_SIZE, type ListingCheckpoint } from '../../airtable/streaming';
+import { listAll, READ_BATCH_SIZE } from '../../airtable/streaming';
 import {
   createWebhook,
   deleteWebhook,
@@ -34,7 +34,7 @@ import {
 } from './mirror';
 import type { FullSyncReason, MirrorTables, SyncRunCounts, SyncRunMode } from './model';
 import * as store from './store';
-import { copyTable } from './table-copy';
+import { copyTable, type TableCopyCheckpoint } from './table-copy';
 
 // The steps of one sync run, each called by one activity. A run is incremental (the webhook's
 // payloads since the stored cursor, applied in one transaction) unless something asks for a full
@@ -208,8 +208,8 @@ export async function copyRunTable(
   ref: RunRef,
   tableId: string,
   options: {
-    from?: ListingCheckpoint;
-    onCheckpoint(checkpoint: ListingCheckpoint): void;
+    from?: TableCopyCheckpoint;
+    onCheckpoint(checkpoint: TableCopyCheckpoint): void;
     onRestart?(): void;
     signal?: AbortSignal;
   },

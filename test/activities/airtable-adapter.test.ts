@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { AirtableApiError, toAirtableFailure } from '../../airtable/errors';
 import { FailureType } from '../../core/failures';
-import { formulaEquals } from '../../airtable/formula';
+import { formulaEquals, recordIdPartitions } from '../../airtable/formula';
 import { PostgresPacer, tokenKey } from '../../airtable/pacing';
 import { createAirtableRecords } from '../../airtable/records';
 import { getBaseSchema } from '../../airtable/meta';
 import { SchemaCache } from '../../airtable/schema-cache';
-import { readAllPages } from '../../airtable/streaming';
+import { readAllPages, readPartitions, type PartitionedCheckpoint } from '../../airtable/streaming';
 import { createPool, type Pool } from '../../db/pool';
 import { startAirtableEmulator, type AirtableEmulator } from '@airtable-ops/airtable-emulator';
 import { TEST_ENV } from '../support/env';
@@ -74,6 +74,28 @@ describe('Airtable adapter against the emulator', () => {
     );
     expect(end.delivered).toBe(251);
     expect(resumed).toEqual(all.slice(100));
+  });
+
+  it.each([2, 3])('reads a table as %i parts at once: every record exactly once', async (count) => {
+    const seen: string[] = [];
+    const all: string[] = [];
+    await readAllPages(
+      records(),
+      'Tasks',
+      { pageSize: 100 },
+      (page) => void all.push(...page.map((r) => r.id)),
+    );
+    const checkpoints: PartitionedCheckpoint[] = [];
+    const done = await readPartitions(records(), 'Tasks', { pageSize: 100 }, recordIdPartitions(count), {
+      onPage: (page) => void seen.push(...page.map((r) => r.id)),
+      onCheckpoint: (checkpoint) => void checkpoints.push(checkpoint),
+    });
+    expect(seen).toHaveLength(all.length);
+    expect(new Set(seen)).toEqual(new Set(all));
+    expect(done.parts.map((part) => part.done)).toEqual(Array(count).fill(true));
+    expect(done.parts.reduce((sum, part) => sum + part.delivered, 0)).toBe(all.length);
+    // Each part is a listing of its own, resumable from its own checkpoint.
+    expect(checkpoints.at(-1)).toEqual(done);
   });
 
   it('writes in batches of at most ten, refusing more before sending', async () => {

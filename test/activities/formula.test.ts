@@ -5,6 +5,7 @@ import {
   formulaString,
   modifiedAfter,
   recordIdIn,
+  recordIdPartitions,
 } from '../../airtable/formula';
 
 describe('formula escaping', () => {
@@ -48,5 +49,17 @@ describe('formula escaping', () => {
     );
     expect(() => modifiedAfter('yesterday")')).toThrow(RangeError);
     expect(recordIdIn(['recA', 'recB'])).toBe('OR(RECORD_ID() = "recA", RECORD_ID() = "recB")');
+  });
+
+  it('splits a table by the first character of its record ids, the last part the complement', () => {
+    expect(recordIdPartitions(1)).toEqual([undefined]);
+    const [a, b] = recordIdPartitions(2);
+    expect(a).toBe('FIND(MID(RECORD_ID(), 4, 1), "ABCDEFGHIJKLMNOPQRSTUVWXYZabcde")');
+    expect(b).toBe(`NOT(OR(${a}))`);
+    const three = recordIdPartitions(3);
+    expect(three).toHaveLength(3);
+    expect(three[2]).toBe(`NOT(OR(${three[0]}, ${three[1]}))`);
+    expect(() => recordIdPartitions(0)).toThrow(RangeError);
+    expect(() => recordIdPartitions(1.5)).toThrow(RangeError);
   });
 });

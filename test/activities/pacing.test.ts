@@ -181,6 +181,50 @@ describe('PostgresPacer', () => {
     expect(await sixthAfter(newBaseId(), false)).toBeGreaterThanOrEqual(1000 + margins.marginMs);
   });
 
+  it('gives the large margin only to the starts not known to have left, not to the whole base', async () => {
+    // Two listings of one base: each books while the other's request still waits for its start.
+    const token = `tok-${randomUUID()}`;
+    const { pool, bookings } = recordingBookings(pools[0]!);
+    const margins = { marginMs: 200, sentMarginMs: 20 };
+    const pacer = new PostgresPacer(pool, margins);
+    const baseId = newBaseId();
+    for (let i = 0; i < 4; i++) {
+      const start = await pacer.acquire(baseId, token);
+      start.left();
+      await new Promise((r) => setImmediate(r));
+    }
+    await pacer.acquire(baseId, token); // booked, never reported as left
+    await pacer.acquire(baseId, token);
+    const sixth = lastBooking(bookings, baseId);
+    const { rows } = await pools[0]!.query<{ sent: number[] }>(
+      `SELECT ARRAY(SELECT extract(epoch FROM x)::float8 * 1000 FROM unnest(sent) AS x ORDER BY x) AS sent
+         FROM airtable_pacing WHERE key = $1`,
+      [`base:${baseId}`],
+    );
+    const left = rows[0]!.sent;
+    expect(left).toHaveLength(4);
+    // The first start has left: the sixth keeps one second and the small margin from it, not the
+    // large one (the fifth, still waiting, bounds starts after it, not the whole window).
+    expect(sixth.slotMs).toBeLessThanOrEqual(left[0]! + 1000 + margins.sentMarginMs + 0.01);
+    expect(sixth.slotMs).toBeGreaterThanOrEqual(left[0]! + 1000 + margins.sentMarginMs - 0.01);
+  });
+
+  it('paces a base that drew a 429 with the large margin for every start', async () => {
+    const token = `tok-${randomUUID()}`;
+    const margins = { marginMs: 200, sentMarginMs: 20 };
+    const pacer = new PostgresPacer(pools[0]!, margins);
+    const baseId = newBaseId();
+    await pacer.penalize(baseId, token, Date.now());
+    const first = performance.now();
+    for (let i = 0; i < 5; i++) {
+      const start = await pacer.acquire(baseId, token);
+      start.left();
+      await new Promise((r) => setImmediate(r));
+    }
+    await pacer.acquire(baseId, token);
+    expect(performance.now() - first).toBeGreaterThanOrEqual(1000 + margins.marginMs);
+  });
+
   it('gets a request ready before booking, and once more if its start finds it not ready', async () => {
     const pacer = new PostgresPacer(pools[0]!);
     let prepared = 0;

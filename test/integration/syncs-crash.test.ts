@@ -81,8 +81,12 @@ describe('a worker killed in the middle of a sync run', () => {
         if (!sealed?.data) return undefined;
         // Payloads are encrypted in Temporal (temporal/codec.ts): open it as the platform does.
         const details = payloadCodec.decrypt(sealed as Payload).data!;
-        const checkpoint = JSON.parse(Buffer.from(details).toString('utf8')) as { delivered: number };
-        return checkpoint.delivered >= 1_000 ? true : undefined;
+        // One checkpoint per part of the table the copy reads at once.
+        const checkpoint = JSON.parse(Buffer.from(details).toString('utf8')) as {
+          parts: Array<{ delivered: number }>;
+        };
+        const delivered = checkpoint.parts.reduce((sum, part) => sum + part.delivered, 0);
+        return delivered >= 1_000 ? true : undefined;
       },
       90_000,
       100,

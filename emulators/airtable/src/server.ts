@@ -492,6 +492,11 @@ export async function startAirtableEmulator(
     return users;
   }
 
+  /** A listing's answer, once its records are found. */
+  async function listing(records: Promise<{ records: unknown[]; offset?: string }>): Promise<Answer> {
+    return { status: 200, body: await records };
+  }
+
   function route(
     method: string,
     segments: string[],
@@ -499,7 +504,7 @@ export async function startAirtableEmulator(
     body: unknown,
     entry: TokenEntry,
     now: number,
-  ): Answer {
+  ): Answer | Promise<Answer> {
     if (segments[0] !== 'v0') throw errors.recordNotFound();
     if (segments[1] === 'meta') return routeMeta(method, segments.slice(2), query, body, entry);
     if (segments[1] === 'bases') return routeWebhooks(method, segments.slice(2), query, body, entry);
@@ -534,7 +539,7 @@ export async function startAirtableEmulator(
     if (recordId === undefined) {
       switch (method) {
         case 'GET':
-          return { status: 200, body: listRecords(call, listParamsFromQuery(query), iterators) };
+          return listing(listRecords(call, listParamsFromQuery(query), iterators));
         case 'POST':
           return { status: 200, body: createRecords(call) };
         case 'PATCH':
@@ -548,7 +553,7 @@ export async function startAirtableEmulator(
       }
     }
     if (recordId === 'listRecords' && method === 'POST') {
-      return { status: 200, body: listRecords(call, listParamsFromBody(body, query), iterators) };
+      return listing(listRecords(call, listParamsFromBody(body, query), iterators));
     }
     switch (method) {
       case 'GET':
@@ -731,12 +736,15 @@ export async function startAirtableEmulator(
     store.action = countedBase
       ? { baseId: countedBase, source: 'publicApi', sourceMetadata: userMetadata(entry.user), at }
       : undefined;
-    let answer: Answer;
+    let routed: Answer | Promise<Answer>;
     try {
-      answer = route(req.method ?? 'GET', segments, query, body, entry, at);
+      // Only listings answer later (a long filter lets other requests in); they write nothing, so
+      // the writer of this request is forgotten once the route returns.
+      routed = route(req.method ?? 'GET', segments, query, body, entry, at);
     } finally {
       store.action = undefined;
     }
+    const answer = await routed;
     return { ...answer, drop: drop || rule?.effect === 'drop' };
   }
 

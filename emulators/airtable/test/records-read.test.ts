@@ -1,5 +1,14 @@
-import type { AirtableEmulator } from '../src';
-import { BASE_ID, call, client, clientError, query, startConformanceEmulator, type Loose } from './helpers';
+import { startAirtableEmulator, type AirtableEmulator } from '../src';
+import {
+  BASE_ID,
+  call,
+  client,
+  clientError,
+  query,
+  startConformanceEmulator,
+  TOKEN,
+  type Loose,
+} from './helpers';
 
 describe('listing and reading records', () => {
   let emulator: AirtableEmulator;
@@ -269,5 +278,46 @@ describe('listing and reading records', () => {
   it('addresses tables by id as well as by name, URL-encoded', async () => {
     const byId = await call(emulator, 'GET', `/v0/${BASE_ID}/tblTasks000000001?maxRecords=1`);
     expect(byId.body.records[0].id).toBe('recTaskCopy000001');
+  });
+});
+
+describe('a long filter', () => {
+  let emulator: AirtableEmulator;
+  beforeAll(async () => {
+    emulator = await startAirtableEmulator({
+      tokens: [TOKEN],
+      seed: {
+        bases: [
+          {
+            id: BASE_ID,
+            name: 'Large',
+            tables: [
+              {
+                name: 'Rows',
+                fields: [{ name: 'Name', type: 'singleLineText' }],
+                records: Array.from({ length: 20_000 }, (_, i) => ({ fields: { Name: `row ${i}` } })),
+              },
+            ],
+          },
+        ],
+      },
+    });
+  });
+  afterAll(() => emulator.close());
+
+  it('lets requests that arrive meanwhile in, so each is counted when it arrives', async () => {
+    const filter = 'FIND("9", {Name})';
+    const filtered = call(emulator, 'POST', `/v0/${BASE_ID}/Rows/listRecords`, { filterByFormula: filter });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const quick = await call(emulator, 'GET', `/v0/${BASE_ID}/Rows?pageSize=1`);
+    expect((await filtered).status).toBe(200);
+    expect(quick.status).toBe(200);
+    const log = emulator.requestLog;
+    const listing = log.find((e) => e.path.includes('/Rows/listRecords'))!;
+    const single = log.find((e) => e.path.includes('/Rows?pageSize=1'))!;
+    // The quick request arrived, and was answered, while the filter still ran (the log is in the
+    // order answers left).
+    expect(single.at).toBeLessThan(listing.at + listing.durationMs);
+    expect(log.indexOf(single)).toBeLessThan(log.indexOf(listing));
   });
 });
