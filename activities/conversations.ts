@@ -8,9 +8,12 @@ import { heartbeatWhile } from './heartbeat';
 export type ConversationActivityDeps = AgentDeps;
 
 /**
- * Activities of a conversation: Temporal's side of the agent's engine. They heartbeat while a model
- * or tool call runs, and classify failures: a 429 waits the delay Google asked for, 5xx and network
- * errors retry with backoff (400 and 403 never reach here: the engine ends the turn with them).
+ * Activities of a conversation: Temporal's side of the agent's engine. `callModel` and `executeTool`
+ * run as local activities (workflows/conversations.ts), the bookkeeping as regular ones, which
+ * heartbeat while they run. Failures are classified the same way for both: a 429 waits the delay
+ * Google asked for (the failure's `nextRetryDelay`, which the worker honours for local retries too,
+ * or turns into a workflow timer past the local retry threshold), 5xx and network errors retry with
+ * backoff (400 and 403 never reach here: the engine ends the turn with them).
  */
 export function createConversationActivities(deps: ConversationActivityDeps) {
   const engine = createAgentEngine(deps);

@@ -3,14 +3,16 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
-  continueAsNew,
   defineQuery,
   defineSignal,
   defineUpdate,
   executeChild,
   isCancellation,
+  makeContinueAsNewFunc,
   ParentClosePolicy,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -58,30 +60,100 @@ export const approvalDecidedSignal = defineSignal<[{ approvalId: string }]>('app
 export const endConversationSignal = defineSignal('endConversation');
 export const conversationStateQuery = defineQuery<ConversationState>('state');
 
+/**
+ * The patch under which a turn's model and tool calls run as local activities. Histories recorded
+ * before it (no marker) replay with the regular activities they scheduled; a conversation that was
+ * running when the patch shipped takes local activities from its next step on.
+ */
+export const LOCAL_STEPS_PATCH = 'agent-steps-as-local-activities';
+
+/**
+ * The conversation's workflow task timeout, given where it starts and when it continues as new.
+ * While a local activity runs (a model call may take 30 s) its workflow task stays open: the worker
+ * heartbeats it at 80 % of this timeout, and an update (`sendMessage`) or a query that arrived
+ * meanwhile is answered at such a heartbeat (within about 3 s, not at the end of the call). A worker
+ * that dies mid-turn is noticed after this long, and another worker runs the task's local activities
+ * again (answered from Postgres where they had finished); so is a task a saturated worker could not
+ * finish or heartbeat in time. Each heartbeat adds three events to the history (completed,
+ * scheduled, started), about two a second of local activity.
+ */
+export const CONVERSATION_WORKFLOW_TASK_TIMEOUT = '2s';
+
 // Bookkeeping in Postgres: short, retried until done.
 const bookkeeping = proxyActivities<ConversationActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', maximumInterval: '30s' },
 });
 
-// A model call: retried on 429 (after Google's retryDelay), 5xx and network errors, a few times.
-const model = proxyActivities<ConversationActivities>({
-  startToCloseTimeout: '3 minutes',
-  heartbeatTimeout: '20s',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6 },
-});
-
+// A model call: retried on 429 (after Google's retryDelay, the failure's nextRetryDelay), 5xx and
+// network errors, a few times.
+const MODEL_RETRY = {
+  initialInterval: '2s',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+  maximumAttempts: 6,
+} as const;
 // A tool call: reads and schema writes are paced with everything else, so they may wait.
-const tools = proxyActivities<ConversationActivities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '20s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
-});
+const TOOL_RETRY = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+  maximumAttempts: 10,
+} as const;
+/**
+ * A local activity's retry that would wait longer than this waits on a workflow timer instead, so the
+ * workflow task does not stay open (updates waiting, a heartbeat every 1.6 s) through a long backoff.
+ */
+const LOCAL_RETRY_THRESHOLD = '10s';
 
 /**
- * A conversation with the agent: waits for a message, then runs a turn of at most N model calls;
- * tool calls that change the base wait for a person's decision (or its expiry), record writes run
- * as child change sets (all-or-nothing, exactly once). The history holds ids and counters only.
+ * Model and tool calls as local activities: the worker runs them inside the workflow task that asked
+ * for them and records each result as a marker when that task completes, which saves the activity
+ * task round trips through the server (two workflow tasks and two activity completions a step, about
+ * 30 ms on the dev server). Safe because both are idempotent against the Postgres journal: a crash
+ * before the marker is recorded runs them again, and `callModel` then returns the model message
+ * stored for (turn, step) without asking the model, `executeTool` the result stored for the tool call
+ * (or the change set already recorded for it). They cannot heartbeat; the worker heartbeats the open
+ * workflow task instead (see {@link CONVERSATION_WORKFLOW_TASK_TIMEOUT}).
+ */
+const localSteps = {
+  model: proxyLocalActivities<ConversationActivities>({
+    startToCloseTimeout: '3 minutes',
+    localRetryThreshold: LOCAL_RETRY_THRESHOLD,
+    retry: MODEL_RETRY,
+  }),
+  tools: proxyLocalActivities<ConversationActivities>({
+    startToCloseTimeout: '10 minutes',
+    localRetryThreshold: LOCAL_RETRY_THRESHOLD,
+    retry: TOOL_RETRY,
+  }),
+};
+
+/** The same calls as regular activities: what histories from before {@link LOCAL_STEPS_PATCH} replay. */
+const scheduledSteps = {
+  model: proxyActivities<ConversationActivities>({
+    startToCloseTimeout: '3 minutes',
+    heartbeatTimeout: '20s',
+    retry: MODEL_RETRY,
+  }),
+  tools: proxyActivities<ConversationActivities>({
+    startToCloseTimeout: '10 minutes',
+    heartbeatTimeout: '20s',
+    retry: TOOL_RETRY,
+  }),
+};
+
+/** Local activities, unless the history being replayed scheduled regular ones at this point. */
+function steps() {
+  return patched(LOCAL_STEPS_PATCH) ? localSteps : scheduledSteps;
+}
+
+/**
+ * A conversation with the agent: waits for a message, then runs a turn of at most N model calls
+ * (model and tool calls as local activities, the turn's bookkeeping as regular ones); tool calls that
+ * change the base wait for a person's decision (or its expiry), record writes run as child change
+ * sets (all-or-nothing, exactly once). The history holds ids and counters only. Start it with
+ * {@link CONVERSATION_WORKFLOW_TASK_TIMEOUT}.
  */
 export async function conversation(input: ConversationInput): Promise<void> {
   tagJob('conversation', input.workspaceId, input.userId);
@@ -137,7 +209,7 @@ export async function conversation(input: ConversationInput): Promise<void> {
       });
       if (!approved) return;
     }
-    const execution = await tools.executeTool({ conversationId, toolCallId: call.toolCallId });
+    const execution = await steps().tools.executeTool({ conversationId, toolCallId: call.toolCallId });
     if (execution.kind === 'done') return;
     try {
       const outcome = await executeChild(applyChangeSet, {
@@ -174,7 +246,7 @@ export async function conversation(input: ConversationInput): Promise<void> {
     state.turnId = turnId;
     await bookkeeping.startTurn({ conversationId, turnId, messageId: message.messageId });
     for (state.step = 1; state.step <= maxSteps; state.step++) {
-      const step = await model.callModel({ conversationId, turnId, step: state.step });
+      const step = await steps().model.callModel({ conversationId, turnId, step: state.step });
       if (step.kind !== 'tool_calls') {
         const ending =
           step.kind === 'answer' ? 'answered' : step.kind === 'budget_exceeded' ? 'budget' : 'failed';
@@ -212,7 +284,10 @@ export async function conversation(input: ConversationInput): Promise<void> {
         await condition(allHandlersFinished);
         if (!next) {
           continuing = true;
-          await continueAsNew<typeof conversation>({ ...input, turns: state.turns });
+          // The workflow task timeout is given again, so conversations started before it had one take it.
+          await makeContinueAsNewFunc<typeof conversation>({
+            workflowTaskTimeout: CONVERSATION_WORKFLOW_TASK_TIMEOUT,
+          })({ ...input, turns: state.turns });
         }
       }
     }

@@ -10,7 +10,11 @@ import { ServiceError } from '../../core/errors';
 import type { Logger } from '../../core/logger';
 import { JOB_KIND, USER_ID, WORKSPACE_ID, type JobKind } from '../../temporal/search-attributes';
 import { applyChangeSet, changeSetProgressQuery } from '../../workflows/change-sets';
-import { conversation, conversationStateQuery } from '../../workflows/conversations';
+import {
+  conversation,
+  CONVERSATION_WORKFLOW_TASK_TIMEOUT,
+  conversationStateQuery,
+} from '../../workflows/conversations';
 import { syncRunProgressQuery } from '../../workflows/sync-runs';
 import {
   deprovisionWorkspace,
@@ -96,6 +100,8 @@ export function createJobService(deps: JobServiceDeps) {
       case 'conversation':
         await client.workflow.start(conversation, {
           ...options,
+          // Its model and tool calls run inside workflow tasks (local activities): see the constant.
+          workflowTaskTimeout: CONVERSATION_WORKFLOW_TASK_TIMEOUT,
           args: [{ conversationId: job.jobId, ...ids, maxStepsPerTurn: deps.maxStepsPerTurn }],
         });
         return;

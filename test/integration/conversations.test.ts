@@ -24,7 +24,7 @@ import { opsSeed } from '../support/seeds';
 // Airtable emulator, with approvals, budgets, the step cap and Gemini's errors.
 
 const TOKEN = 'patConversationTests.0123456789abcdef';
-const BASES = Array.from({ length: 12 }, (_, i) => `appCONVERSATION${String(i).padStart(2, '0')}`);
+const BASES = Array.from({ length: 13 }, (_, i) => `appCONVERSATION${String(i).padStart(2, '0')}`);
 
 describe('conversations with the agent', () => {
   let ctx: TestContext;
@@ -325,6 +325,37 @@ describe('conversations with the agent', () => {
     await endAndKeep(app, conversationId, 'conversation-approved-write');
   });
 
+  it('refuses a second message within seconds while a slow model call runs', async () => {
+    const { conversationId } = await freshConversation();
+    let asked = false;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    gemini.script([
+      async () => {
+        asked = true;
+        await held;
+        return { text: 'That took a while.' };
+      },
+    ]);
+    try {
+      await say(app, conversationId, 'Think it over').expect(202);
+      await eventually(async () => (asked ? true : undefined));
+      // The model call is a local activity: its workflow task stays open while it runs, and the
+      // update is answered at the worker's next heartbeat of that task (80 % of its 2 s timeout).
+      const sent = Date.now();
+      const busy = await say(app, conversationId, 'Are you there?').expect(409);
+      expect(Date.now() - sent).toBeLessThan(5_000);
+      expect(busy.body.error.code).toBe('turn_in_progress');
+    } finally {
+      release();
+    }
+    const done = await conversationWhen(app, conversationId, 'idle');
+    expect(done.messages.map((m: { text: string }) => m.text)).toEqual([
+      'Think it over',
+      'That took a while.',
+    ]);
+  });
+
   it('changes nothing when an approval is declined, and tells the model', async () => {
     const { baseId, conversationId } = await freshConversation();
     const before = airtable.listRecords(baseId, 'Clients').length;
@@ -384,13 +415,15 @@ describe('conversations with the agent', () => {
 
   it('waits the delay Google asks for after a 429, and does not retry a 403', async () => {
     const { conversationId } = await freshConversation();
-    gemini.script([{ error: { status: 429, retryDelay: '2s' } }, { text: 'Back again.' }]);
+    // Longer than the model's first retry interval (2 s): the local activity's retry honours the
+    // failure's nextRetryDelay, not its own backoff.
+    gemini.script([{ error: { status: 429, retryDelay: '3.5s' } }, { text: 'Back again.' }]);
     await say(app, conversationId, 'Hello').expect(202);
     const done = await conversationWhen(app, conversationId, 'idle');
     expect(done.messages.at(-1).text).toBe('Back again.');
     const [limited, retried] = gemini.requests().filter((r) => r.action === 'generateContent');
     expect(limited!.status).toBe(429);
-    expect(retried!.at - limited!.at).toBeGreaterThanOrEqual(2_000);
+    expect(retried!.at - limited!.at).toBeGreaterThanOrEqual(3_500);
 
     gemini.reset();
     gemini.script([

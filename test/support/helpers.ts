@@ -15,6 +15,7 @@ import { createPool, type Pool } from '../../db/pool';
 import { dataConverter } from '../../temporal/data-converter';
 import { isEncrypted, payloadCodec } from '../../temporal/codec';
 import type { Payload } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
 import {
   startAirtableEmulator,
   type AirtableEmulator,
@@ -341,4 +342,49 @@ export function historyText(history: unknown): string {
   };
   visit(history);
   return parts.join('\n');
+}
+
+/** A local activity as its marker in a history records it. */
+export interface LocalActivityMarker {
+  activityType: string;
+  attempt: number;
+  /** The identity of the worker whose workflow task completion recorded the marker (`pid@host`). */
+  recordedBy: string;
+}
+
+/**
+ * The local activities a history recorded, in order. Their markers hold the SDK core's own JSON
+ * (`data`: type, attempt, times) beside the activity's result; the identity is that of the worker
+ * that completed the workflow task the marker was recorded with.
+ */
+export function localActivityMarkers(history: temporal.api.history.v1.IHistory): LocalActivityMarker[] {
+  const events = history.events ?? [];
+  const identityOf = new Map<string, string>();
+  for (const e of events)
+    if (e.workflowTaskCompletedEventAttributes)
+      identityOf.set(String(e.eventId), e.workflowTaskCompletedEventAttributes.identity ?? '');
+  return events.flatMap((e) => {
+    const marker = e.markerRecordedEventAttributes;
+    if (marker?.markerName !== 'core_local_activity') return [];
+    const data = JSON.parse(Buffer.from(marker.details!['data']!.payloads![0]!.data!).toString('utf8')) as {
+      activity_type: string;
+      attempt: number;
+    };
+    return [
+      {
+        activityType: data.activity_type,
+        attempt: data.attempt,
+        recordedBy: identityOf.get(String(marker.workflowTaskCompletedEventId)) ?? '',
+      },
+    ];
+  });
+}
+
+/** The activity types a history scheduled as regular activities, in order. */
+export function scheduledActivityTypes(history: temporal.api.history.v1.IHistory): string[] {
+  return (history.events ?? []).flatMap((e) =>
+    e.activityTaskScheduledEventAttributes
+      ? [e.activityTaskScheduledEventAttributes.activityType?.name ?? '']
+      : [],
+  );
 }

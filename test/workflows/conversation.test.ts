@@ -1,12 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
 import type { ConversationActivities } from '../../activities/conversations';
 import type { JobActivities } from '../../activities/jobs';
 import type { ModelStep } from '../../domain/agent/model';
+import { dataConverter } from '../../temporal/data-converter';
 import {
   conversation,
+  CONVERSATION_WORKFLOW_TASK_TIMEOUT,
   conversationStateQuery,
   endConversationSignal,
+  LOCAL_STEPS_PATCH,
   sendMessageUpdate,
   TURN_IN_PROGRESS,
 } from '../../workflows/conversations';
@@ -14,13 +18,17 @@ import {
   createTestContext,
   eventually,
   historyText,
+  localActivityMarkers,
+  scheduledActivityTypes,
   uniqueTaskQueue,
   withWorker,
+  workflowBundle,
   type TestContext,
 } from '../support/helpers';
 
-// The conversation's control flow with injected activities: turns, a message refused while a turn
-// runs (and kept out of the history), continue-as-new between turns, and the end.
+// The conversation's control flow with injected activities: turns, model and tool calls as local
+// activities, a message refused while a turn runs (and kept out of the history), continue-as-new
+// between turns, and the end. Workflows start as the job service starts them (its workflow task timeout).
 
 function fakeActivities(options: { holdTurn?: Promise<void> } = {}) {
   const calls: string[] = [];
@@ -77,6 +85,7 @@ describe('conversation workflow', () => {
       const handle = await ctx.client.workflow.start(conversation, {
         taskQueue,
         workflowId,
+        workflowTaskTimeout: CONVERSATION_WORKFLOW_TASK_TIMEOUT,
         args: [{ conversationId: workflowId, workspaceId: 'ws', userId: 'u', historyLimit: 20 }],
       });
       for (let turn = 1; turn <= 3; turn++) {
@@ -112,13 +121,18 @@ describe('conversation workflow', () => {
       const handle = await ctx.client.workflow.start(conversation, {
         taskQueue,
         workflowId,
+        workflowTaskTimeout: CONVERSATION_WORKFLOW_TASK_TIMEOUT,
         args: [{ conversationId: workflowId, workspaceId: 'ws', userId: 'u' }],
       });
       await handle.executeUpdate(sendMessageUpdate, { args: [{ turnId: 'turn-1', messageId: 'msg-1' }] });
       await eventually(async () => (calls.includes('model 1') ? true : undefined));
+      // The model call is a local activity: its workflow task stays open, and the update waits for the
+      // worker's next heartbeat of that task (80 % of the 2 s timeout), not for the call to end.
+      const sent = Date.now();
       const refused = await handle
         .executeUpdate(sendMessageUpdate, { args: [{ turnId: 'turn-2', messageId: 'msg-2' }] })
         .catch((err: unknown) => err);
+      expect(Date.now() - sent).toBeLessThan(5_000);
       expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
       expect(((refused as WorkflowUpdateFailedError).cause as { type?: string }).type).toBe(TURN_IN_PROGRESS);
       release();
@@ -130,5 +144,51 @@ describe('conversation workflow', () => {
       expect(history).not.toContain('turn-2');
     });
     expect(calls).not.toContain('start turn-2');
+  });
+
+  it('runs model and tool calls as local activities, whose history replays', async () => {
+    const { calls, activities } = fakeActivities();
+    const taskQueue = uniqueTaskQueue('conversation-local');
+    const workflowId = `conversation-${randomUUID()}`;
+    const history = await withWorker(ctx, { taskQueue, activities }, async () => {
+      const handle = await ctx.client.workflow.start(conversation, {
+        taskQueue,
+        workflowId,
+        workflowTaskTimeout: CONVERSATION_WORKFLOW_TASK_TIMEOUT,
+        args: [{ conversationId: workflowId, workspaceId: 'ws', userId: 'u' }],
+      });
+      await handle.executeUpdate(sendMessageUpdate, { args: [{ turnId: 'turn-1', messageId: 'msg-1' }] });
+      await eventually(async () => (calls.includes('finish answered') ? true : undefined));
+      await handle.signal(endConversationSignal);
+      await handle.result();
+      return handle.fetchHistory();
+    });
+    expect(calls).toEqual([
+      'claim',
+      'start turn-1',
+      'model 1',
+      'tool t1',
+      'model 2',
+      'finish answered',
+      'end',
+    ]);
+    expect(localActivityMarkers(history).map((m) => m.activityType)).toEqual([
+      'callModel',
+      'executeTool',
+      'callModel',
+    ]);
+    expect(scheduledActivityTypes(history)).toEqual([
+      'claimJob',
+      'startTurn',
+      'finishTurn',
+      'endConversation',
+    ]);
+    expect(historyText(history)).toContain(LOCAL_STEPS_PATCH);
+    const started = history.events![0]!.workflowExecutionStartedEventAttributes!;
+    expect(Number(started.workflowTaskTimeout!.seconds)).toBe(2);
+    // Today's code replays the new history (the recorded fixtures cover the histories from before).
+    await expect(
+      Worker.runReplayHistory({ workflowBundle: workflowBundle(), dataConverter }, history, workflowId),
+    ).resolves.toBeUndefined();
   });
 });
