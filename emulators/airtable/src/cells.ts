@@ -524,6 +524,36 @@ export interface RenderOptions {
  * Computes what the API shows of a record: stored cells in their JSON or string form and every
  * computed field (formulas, lookups, rollups, counts, times, autonumbers, collaborators).
  */
+/**
+ * What a formula sees of one record. A class, not an object of closures: a filter makes one per
+ * record of the table, and closures cost an allocation each (and, under tsx, a naming call each).
+ */
+class RecordFormulaContext implements FormulaContext {
+  constructor(
+    private readonly reader: RecordReader,
+    private readonly table: TableState,
+    private readonly record: RecordState,
+    readonly now: number,
+    readonly values?: FormulaValue[],
+  ) {}
+
+  get recordId(): string {
+    return this.record.id;
+  }
+
+  get createdTime(): number {
+    return this.record.createdTime;
+  }
+
+  field(fieldId: string): FormulaValue {
+    return this.reader.fieldValue(this.table, this.record, fieldId);
+  }
+
+  lastModifiedTime(fieldIds: string[]): number | null {
+    return this.reader.lastModified(this.record, fieldIds);
+  }
+}
+
 export class RecordReader {
   private readonly evaluating = new Set<string>();
 
@@ -751,17 +781,13 @@ export class RecordReader {
 
   /** A formula context for evaluating against `record` (filters, formula fields). */
   contextFor(table: TableState, record: RecordState, values?: FormulaValue[]): FormulaContext {
-    return {
-      field: (fieldId) => {
-        const field = this.store.fieldById(table, fieldId);
-        return field ? this.formulaValue(table, record, field) : null;
-      },
-      recordId: record.id,
-      createdTime: record.createdTime,
-      lastModifiedTime: (fieldIds) => this.lastModified(record, fieldIds),
-      now: this.now,
-      values,
-    };
+    return new RecordFormulaContext(this, table, record, this.now, values);
+  }
+
+  /** A field's value (by id) in formula terms; null for a field the table does not have. */
+  fieldValue(table: TableState, record: RecordState, fieldId: string): FormulaValue {
+    const field = this.store.fieldById(table, fieldId);
+    return field ? this.formulaValue(table, record, field) : null;
   }
 
   lastModified(record: RecordState, fieldIds: string[]): number | null {
