@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { DEV_SERVER_DYNAMIC_CONFIG } from '../../temporal/dev-server';
 
 // docker-compose is not installed on the development machines (no `docker-compose config` to run),
 // so the structure of docker-compose.yml and of the Prometheus and Grafana provisioning is checked
@@ -114,5 +115,19 @@ describe('docker-compose with Prometheus and Grafana', () => {
       /^http:\/\/localhost:3000\/codec\/t\/\$\{CODEC_TOKEN:\?/,
     );
     expect(compose.services.api!.environment).toMatchObject({ CODEC_CORS_ORIGINS: 'http://localhost:8080' });
+  });
+
+  it("runs Temporal with the dev server's dynamic config", () => {
+    const temporal = compose.services.temporal!;
+    const file = temporal.environment!.DYNAMIC_CONFIG_FILE_PATH as string;
+    const mount = temporal.volumes!.find((v) => v.endsWith(`:/etc/temporal/${file}:ro`));
+    expect(mount).toBeDefined();
+    const config = parse(read(mount!.split(':')[0]!.replace(/^\.\//, ''))) as Record<
+      string,
+      Array<{ value: unknown }>
+    >;
+    expect(Object.fromEntries(Object.entries(config).map(([key, [entry]]) => [key, entry!.value]))).toEqual(
+      DEV_SERVER_DYNAMIC_CONFIG,
+    );
   });
 });
