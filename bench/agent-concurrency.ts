@@ -12,7 +12,6 @@ import {
 } from '@airtable-ops/gemini-emulator';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
-import { Client as PgClient } from 'pg';
 import { createAirtableAccess } from '../airtable/access';
 import { createApp } from '../api/app';
 import { composeApi } from '../api/compose';
@@ -30,6 +29,7 @@ import { resolveTemporalCli } from '../temporal/cli';
 import { dataConverter } from '../temporal/data-converter';
 import { startDevServer, type DevServer } from '../temporal/dev-server';
 import { taskQueues } from '../temporal/task-queues';
+import { recreateDatabase } from './database';
 import { recordResult } from './results';
 
 /**
@@ -131,20 +131,6 @@ function sampleMemory(pid: number) {
     },
     stop: () => clearInterval(timer),
   };
-}
-
-async function recreateDatabase(url: string): Promise<void> {
-  const admin = new URL(url);
-  const name = admin.pathname.slice(1);
-  admin.pathname = '/postgres';
-  const client = new PgClient({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await client.query(`CREATE DATABASE "${name}"`);
-  } finally {
-    await client.end();
-  }
 }
 
 /** Runs `fn` over `items`, `limit` at a time. */

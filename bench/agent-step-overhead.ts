@@ -7,7 +7,6 @@ import { performance } from 'node:perf_hooks';
 import type { Content } from '@google/genai';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { Client as PgClient } from 'pg';
 import { createAirtableAccess } from '../airtable/access';
 import { composeApi } from '../api/compose';
 import { ServiceError } from '../core/errors';
@@ -31,6 +30,7 @@ import { dataConverter } from '../temporal/data-converter';
 import { DEV_SERVER_DYNAMIC_CONFIG, startDevServer } from '../temporal/dev-server';
 import { createPlatformWorker } from '../workers/worker';
 import { CONVERSATION_WORKFLOW_TASK_TIMEOUT } from '../workflows/conversations';
+import { recreateDatabase } from './database';
 import { recordResult } from './results';
 
 /**
@@ -103,20 +103,6 @@ const fakeModel: LanguageModel = {
     };
   },
 };
-
-async function recreateDatabase(url: string): Promise<void> {
-  const admin = new URL(url);
-  const name = admin.pathname.slice(1);
-  admin.pathname = '/postgres';
-  const client = new PgClient({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await client.query(`CREATE DATABASE "${name}"`);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Counts the round trips (and the time waited on them) of every client of `pool`. */
 function countQueries(pool: Pool) {

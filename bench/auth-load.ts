@@ -3,12 +3,12 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
 import type { HashGateStats } from '../core/passwords';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import { insertWorkspaceWithConnection, setWorkspaceStatus } from '../domain/workspaces/store';
 import { recordResult } from './results';
+import { recreateDatabase } from './database';
 
 /**
  * A sign-in flood against one signed-in user's ordinary requests. The API runs as a child process
@@ -247,18 +247,8 @@ async function runPhase(
 
 async function freshDatabase(): Promise<string> {
   const url = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/airtable_ops');
-  const name = 'airtable_ops_bench_auth';
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const client = new Client({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await client.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await client.end();
-  }
-  url.pathname = `/${name}`;
+  url.pathname = '/airtable_ops_bench_auth';
+  await recreateDatabase(url.toString());
   await migrate(url.toString());
   return url.toString();
 }

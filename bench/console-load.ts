@@ -3,13 +3,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
 import { chromium, type Browser, type BrowserContext, type CDPSession } from 'playwright-core';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import { insertWorkspaceWithConnection, setWorkspaceStatus } from '../domain/workspaces/store';
 import { ensureConsoleBuilt } from '../scripts/build-console';
 import { recordResult } from './results';
+import { dropDatabase, recreateDatabase } from './database';
 
 /**
  * The web console's first load in headless Chromium (Debian's `chromium`, driven by playwright-core),
@@ -64,33 +64,10 @@ function startApi(env: Record<string, string>): Promise<ApiProcess> {
 
 async function freshDatabase(): Promise<string> {
   const url = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/airtable_ops');
-  const name = 'airtable_ops_bench_console';
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const client = new Client({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await client.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await client.end();
-  }
-  url.pathname = `/${name}`;
+  url.pathname = '/airtable_ops_bench_console';
+  await recreateDatabase(url.toString());
   await migrate(url.toString());
   return url.toString();
-}
-
-async function dropDatabase(databaseUrl: string): Promise<void> {
-  const admin = new URL(databaseUrl);
-  const name = admin.pathname.slice(1);
-  admin.pathname = '/postgres';
-  const client = new Client({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
 }
 
 /** A user with three active workspaces, signed in: the tokens the console keeps in localStorage. */

@@ -5,7 +5,6 @@ import type { Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { Client as PgClient } from 'pg';
 import { createAirtableAccess, metaOptions } from '../airtable/access';
 import { getBaseSchema } from '../airtable/meta';
 import { createApp } from '../api/app';
@@ -28,6 +27,7 @@ import { dataConverter } from '../temporal/data-converter';
 import { startDevServer } from '../temporal/dev-server';
 import { startEmulatorProcess } from './emulator-process';
 import type { BurstResult, ClientsRequest } from './mcp-clients';
+import { recreateDatabase } from './database';
 import { recordResult } from './results';
 import { busiestSecond, tightestSpan } from '@airtable-ops/airtable-emulator';
 
@@ -52,20 +52,6 @@ const TOKEN = 'patMcpBench.0123456789abcdef0123';
 const BASE_ID = 'appBENCHmcpRead01';
 const DATABASE_URL =
   process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/airtable_ops_bench_mcp';
-
-async function recreateDatabase(url: string): Promise<void> {
-  const admin = new URL(url);
-  const name = admin.pathname.slice(1);
-  admin.pathname = '/postgres';
-  const client = new PgClient({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await client.query(`CREATE DATABASE "${name}"`);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Stops what the run started (the emulator, the dev server, the clients) when it fails half way. */
 const cleanups: Array<() => unknown> = [];
