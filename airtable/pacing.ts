@@ -113,6 +113,11 @@ export function tokenKey(token: string): string {
   return `token:${sha256(token).slice(0, 32)}`;
 }
 
+/** The rows a request to `baseId` with `token` is paced under: its base's and its token's. */
+function pacingKeys(baseId: string, token: string): string[] {
+  return [`base:${baseId}`, tokenKey(token)];
+}
+
 /** The database's clock in epoch milliseconds, with its microseconds. */
 const NOW_MS = 'extract(epoch FROM clock_timestamp())::float8 * 1000';
 
@@ -160,7 +165,7 @@ export class PostgresPacer implements AirtablePacer {
     signal?: AbortSignal,
     readiness?: Readiness,
   ): Promise<PacedStart> {
-    const keys = [`base:${baseId}`, tokenKey(token)];
+    const keys = pacingKeys(baseId, token);
     const pair = keys.join(' ');
     // After a quiet spell, one more reading of the database's clock before relying on the mapping.
     if (!this.clock.fresh(performance.now())) await this.readClock();
@@ -235,13 +240,14 @@ export class PostgresPacer implements AirtablePacer {
   }
 
   async penalize(baseId: string, token: string, untilMs: number): Promise<void> {
-    this.widened.set(`base:${baseId} ${tokenKey(token)}`, untilMs + this.wideningMs);
+    const keys = pacingKeys(baseId, token);
+    this.widened.set(keys.join(' '), untilMs + this.wideningMs);
     if (this.widened.size > 1_000) this.widened.delete(this.widened.keys().next().value!);
     await this.pool.query(
       `INSERT INTO airtable_pacing (key, penalty_until) SELECT k, clock_timestamp() + make_interval(secs => $2)
          FROM unnest($1::text[]) AS k
        ON CONFLICT (key) DO UPDATE SET penalty_until = greatest(airtable_pacing.penalty_until, EXCLUDED.penalty_until)`,
-      [[`base:${baseId}`, tokenKey(token)], Math.max(0, untilMs - Date.now()) / 1000],
+      [keys, Math.max(0, untilMs - Date.now()) / 1000],
     );
   }
 }

@@ -49,6 +49,16 @@ function recordingBookings(pool: Pool): { pool: Pool; bookings: Booking[] } {
   return { pool: Object.assign(Object.create(pool) as Pool, { query }), bookings };
 }
 
+/** When the base's starts known to have left left (epoch ms, in order), as the database keeps them. */
+async function leftAt(pool: Pool, baseId: string): Promise<number[]> {
+  const { rows } = await pool.query<{ sent: number[] }>(
+    `SELECT ARRAY(SELECT extract(epoch FROM x)::float8 * 1000 FROM unnest(sent) AS x ORDER BY x) AS sent
+       FROM airtable_pacing WHERE key = $1`,
+    [`base:${baseId}`],
+  );
+  return rows[0]!.sent;
+}
+
 /** The latest booking for `baseId`. */
 function lastBooking(bookings: Booking[], baseId: string): Booking {
   const booking = bookings.filter((b) => b.keys.includes(`base:${baseId}`)).at(-1);
@@ -167,12 +177,7 @@ describe('PostgresPacer', () => {
     // the small margin after the first left (or the token's spacing after the last), never the large
     // margin after the first was booked: the database made it wait no longer than that.
     const sixth = lastBooking(bookings, reported);
-    const { rows } = await pools[0]!.query<{ sent: number[] }>(
-      `SELECT ARRAY(SELECT extract(epoch FROM x)::float8 * 1000 FROM unnest(sent) AS x ORDER BY x) AS sent
-         FROM airtable_pacing WHERE key = $1`,
-      [`base:${reported}`],
-    );
-    const left = rows[0]!.sent;
+    const left = await leftAt(pools[0]!, reported);
     const tokenGap = (1000 + margins.marginMs) / AIRTABLE_LIMITS.perTokenPerSecond;
     const allowed =
       Math.max((left[0] ?? -Infinity) + 1000 + margins.sentMarginMs, ...left.map((at) => at + tokenGap)) -
@@ -196,12 +201,7 @@ describe('PostgresPacer', () => {
     await pacer.acquire(baseId, token); // booked, never reported as left
     await pacer.acquire(baseId, token);
     const sixth = lastBooking(bookings, baseId);
-    const { rows } = await pools[0]!.query<{ sent: number[] }>(
-      `SELECT ARRAY(SELECT extract(epoch FROM x)::float8 * 1000 FROM unnest(sent) AS x ORDER BY x) AS sent
-         FROM airtable_pacing WHERE key = $1`,
-      [`base:${baseId}`],
-    );
-    const left = rows[0]!.sent;
+    const left = await leftAt(pools[0]!, baseId);
     expect(left).toHaveLength(4);
     // The first start has left: the sixth keeps one second and the small margin from it, not the
     // large one (the fifth, still waiting, bounds starts after it, not the whole window).
