@@ -77,60 +77,30 @@ export async function copyTable(
     return delivered(done);
   };
 
+  // A copy checkpointed as one listing (before tables were read in parts) resumes as one listing.
   const from = options.from;
-  let resumedFrom = from ? ('parts' in from ? delivered(from) : from.delivered) : 0;
-  const restarting = {
-    onRestart: () => {
-      resumedFrom = 0;
-      options.onRestart?.();
-    },
-  };
-  // A copy checkpointed as one listing resumes as one listing.
-  if (from && !('parts' in from) && from.offset) {
-    const done = await withRestart(
-      () => copy(1, { parts: [from] }),
-      restarting,
-      () => copy(1),
-    );
-    return { records: done, pages, resumedFrom };
-  }
-  const resume = from && 'parts' in from ? from : undefined;
+  const resume = from && ('parts' in from ? from : from.offset ? { parts: [from] } : undefined);
   const parts = resume?.parts.length ?? options.parts ?? COPY_PARTS;
-  if (!resume) resumedFrom = 0;
-  try {
-    const done = await withRestart(
-      () => copy(parts, resume),
-      resume ? restarting : undefined,
-      () => copy(parts),
-    );
-    return { records: done, pages, resumedFrom };
-  } catch (err) {
-    if (!(parts > 1 && err instanceof AirtableApiError && err.type === 'INVALID_FILTER_BY_FORMULA'))
+  // A server that cannot evaluate the split gets one listing (pages already written are upserted again).
+  const splitRefused = (err: unknown) =>
+    parts > 1 && err instanceof AirtableApiError && err.type === 'INVALID_FILTER_BY_FORMULA';
+  const fromStart = (): Promise<number> =>
+    copy(parts).catch((err: unknown) => {
+      if (splitRefused(err)) return copy(1);
       throw err;
-    // A server that cannot evaluate the split: one listing (pages already written are upserted again).
-    return { records: await copy(1), pages, resumedFrom: 0 };
+    });
+  if (!resume) return { records: await fromStart(), pages, resumedFrom: 0 };
+  try {
+    return { records: await copy(parts, resume), pages, resumedFrom: delivered(resume) };
+  } catch (err) {
+    if (splitRefused(err)) return { records: await copy(1), pages, resumedFrom: 0 };
+    if (!(err instanceof AirtableApiError && EXPIRED_OFFSET_TYPES.has(err.type ?? ''))) throw err;
+    options.onRestart?.();
+    return { records: await fromStart(), pages, resumedFrom: 0 };
   }
 }
 
 /** Records delivered by every part. */
 function delivered(checkpoint: PartitionedCheckpoint): number {
   return checkpoint.parts.reduce((sum, part) => sum + part.delivered, 0);
-}
-
-/**
- * Runs `resume`; when it fails because Airtable no longer knows a resumed cursor, says so through
- * `resuming` and starts over (no `resuming`: nothing was resumed, nothing to start over).
- */
-async function withRestart(
-  resume: () => Promise<number>,
-  resuming: { onRestart(): void } | undefined,
-  restart: () => Promise<number>,
-): Promise<number> {
-  try {
-    return await resume();
-  } catch (err) {
-    if (!(resuming && err instanceof AirtableApiError && EXPIRED_OFFSET_TYPES.has(err.type ?? ''))) throw err;
-    resuming.onRestart();
-    return restart();
-  }
 }
