@@ -1,5 +1,6 @@
 import {
   ActivityCancellationType,
+  CancelledFailure,
   CancellationScope,
   ContinueAsNew,
   continueAsNew,
@@ -145,7 +146,9 @@ export async function applyChangeSet(input: ApplyChangeSetInput): Promise<Change
     await inSlices(writes.applyChangeSetChunks, { phase: 'apply' });
   } catch (err) {
     if (err instanceof ContinueAsNew) throw err;
-    const cancelled = isCancellation(err);
+    // A cancel is what the user asked for even when it meets a slice failing for another reason
+    // (a 503, a heartbeat timeout): the server then stops retrying and reports that failure instead.
+    const cancelled = isCancellation(err) || CancellationScope.current().consideredCancelled;
     const step = failureDetails(err, FailureType.changeSetStepFailed)?.step;
     const error = cancelled
       ? undefined
@@ -153,7 +156,7 @@ export async function applyChangeSet(input: ApplyChangeSetInput): Promise<Change
     log.warn('change set stopped; compensating', { changeSetId, cancelled, error: error?.message });
     const outcome = await compensate({ cancelled, error });
     // Only the run that received the cancel can end as cancelled; the outcome says so either way.
-    if (cancelled) throw err;
+    if (cancelled) throw isCancellation(err) ? err : new CancelledFailure('Change set cancelled');
     return outcome;
   }
   progress.phase = 'done';

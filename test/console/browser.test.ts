@@ -404,7 +404,12 @@ describe('the web console in Chromium', () => {
   it('cancels a running change set from the Jobs tab and shows it compensated', async () => {
     const { page, baseId, workspaceId, user } = await workspaceReady();
     const before = airtable.listRecords(baseId, 'Clients').map((r) => r.id);
-    airtable.setLatency(100);
+    // Twenty requests land (more than a first slice of 1 s can send), then Airtable answers 503 until
+    // the end of the test: the change set keeps retrying, part applied, however slowly this
+    // machine brings the page up.
+    airtable.setFaults({
+      rules: [{ operation: 'create', table: 'Clients', skip: 20, times: 1_000_000, status: 503 }],
+    });
     try {
       const submitted = await request(app)
         .post(`/api/v1/workspaces/${workspaceId}/changes`)
@@ -441,7 +446,7 @@ describe('the web console in Chromium', () => {
       await screenshot(page, 'jobs');
       expect(airtable.listRecords(baseId, 'Clients').map((r) => r.id)).toEqual(before);
     } finally {
-      airtable.setLatency(0);
+      airtable.setFaults({});
     }
   });
 

@@ -13,6 +13,7 @@ import { composeApi, type ApiParts } from '../../api/compose';
 import { createLogger } from '../../core/logger';
 import { createPool, type Pool } from '../../db/pool';
 import { dataConverter } from '../../temporal/data-converter';
+import { WORKER_TIMING } from '../../workers/worker';
 import { isEncrypted, payloadCodec } from '../../temporal/codec';
 import type { Payload } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
@@ -128,6 +129,7 @@ export async function withWorker<T>(
     workflowBundle: workflowBundle(),
     activities,
     dataConverter,
+    ...WORKER_TIMING,
   });
   return worker.runUntil(fn(worker));
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { ChangeSetActivities } from '../../activities/change-sets';
 import type { JobActivities } from '../../activities/jobs';
 import { FailureType } from '../../core/failures';
@@ -27,6 +28,8 @@ interface FakeJournal {
   stuckRecords?: number;
   /** Slow slices, to cancel during one. */
   sliceDelayMs?: number;
+  /** From this many applied records on, a slice waits for a cancel and then fails with a 503. */
+  failOnCancelAt?: number;
   calls: string[];
 }
 
@@ -54,6 +57,13 @@ function fakeActivities(journal: FakeJournal): ChangeSetActivities & JobActiviti
       };
     },
     async applyChangeSetChunks() {
+      if (journal.failOnCancelAt !== undefined && journal.applied >= journal.failOnCancelAt) {
+        const context = Context.current();
+        const beat = setInterval(() => context.heartbeat(), 200);
+        await context.cancelled.catch(() => clearInterval(beat));
+        journal.calls.push('failed after cancel');
+        throw ApplicationFailure.retryable('Airtable answered 503', 'AirtableServerError');
+      }
       if (journal.sliceDelayMs) await new Promise((r) => setTimeout(r, journal.sliceDelayMs));
       const next = Math.min(journal.total, journal.applied + 10);
       if (journal.refuseAt !== undefined && next > journal.refuseAt) {
@@ -162,8 +172,12 @@ describe('applyChangeSet workflow', () => {
     expect(cause.details?.[0]).toMatchObject({ status: 'failed', undone: [{ records: 10 }] });
   });
 
-  it('answers the progress query while running, and compensates then ends cancelled on cancel', async () => {
-    const journal: FakeJournal = { total: 1000, applied: 0, undone: 0, sliceDelayMs: 100, calls: [] };
+  /** Runs `check` once a change set has applied `applied` records and was cancelled, its worker still up. */
+  async function cancelledAfter(
+    journal: FakeJournal,
+    applied: number,
+    check: (handle: WorkflowHandle<typeof applyChangeSet>, progress: unknown) => Promise<void>,
+  ) {
     const taskQueue = uniqueTaskQueue('changeset-cancel');
     await withWorker(ctx, { taskQueue, activities: fakeActivities(journal) }, async () => {
       const handle = await ctx.client.workflow.start(applyChangeSet, {
@@ -172,20 +186,39 @@ describe('applyChangeSet workflow', () => {
         args: [{ changeSetId: 'cs-2', workspaceId: 'ws-1', userId: 'u-1' }],
       });
       const progress = await eventually(async () => {
-        const p = await handle.query<{ phase: string; recordsApplied: number; recordsTotal: number }>(
-          'progress',
-        );
-        return p.recordsApplied >= 30 ? p : undefined;
+        const p = await handle.query<{ recordsApplied: number }>('progress');
+        return p.recordsApplied >= applied ? p : undefined;
       });
-      expect(progress).toMatchObject({ phase: 'applying', recordsTotal: 1000, stepsTotal: 2 });
       await handle.cancel();
       const err = await handle.result().catch((e: unknown) => e);
-      expect((err as Error).name).toBe('WorkflowFailedError');
+      expect(err).toBeInstanceOf(WorkflowFailedError);
       expect((await handle.describe()).status.name).toBe('CANCELLED');
+      await check(handle, progress);
+    });
+  }
+
+  it('answers the progress query while running, and compensates then ends cancelled on cancel', async () => {
+    const journal: FakeJournal = { total: 1000, applied: 0, undone: 0, sliceDelayMs: 100, calls: [] };
+    await cancelledAfter(journal, 30, async (handle, progress) => {
+      expect(progress).toMatchObject({ phase: 'applying', recordsTotal: 1000, stepsTotal: 2 });
       expect(journal.undone).toBe(journal.applied);
       expect(journal.calls.at(-1)).toBe('finish(cancelled)');
       const final = await handle.query<{ phase: string; recordsUndone: number }>('progress');
       expect(final).toMatchObject({ phase: 'done', recordsUndone: journal.applied });
+    });
+  });
+
+  it('ends cancelled when the cancel meets a slice that fails for another reason', async () => {
+    // The server stops retrying a failed attempt once a cancel is requested and reports that failure
+    // (a 503 here) rather than a cancellation: the user still asked to cancel, and it is undone.
+    const journal: FakeJournal = { total: 100, applied: 0, undone: 0, failOnCancelAt: 20, calls: [] };
+    await cancelledAfter(journal, 20, async () => {
+      expect(journal.calls.slice(-4)).toEqual([
+        'failed after cancel',
+        'undo→10',
+        'undo→20',
+        'finish(cancelled)',
+      ]);
     });
   });
 });
