@@ -24,7 +24,8 @@ export interface PacerOptions {
   perTokenPerSecond?: number;
   /**
    * Added to the one-second window while a key has a start whose request is not known to have left:
-   * it may leave up to `lateToleranceMs` late, and stall on its way out. @default 75
+   * it may leave up to `lateToleranceMs` late, and stall on its way out (a connection accepted late
+   * by a busy receiver: 78 ms from its slot seen on an oversubscribed 2-core machine). @default 100
    */
   marginMs?: number;
   /**
@@ -140,6 +141,8 @@ export class PostgresPacer implements AirtablePacer {
   /** Keys (base and token) that drew a 429, and until when their sent starts get the wide margin. */
   private readonly widened = new Map<string, number>();
   private readonly clock = new ClockMapping(10_000);
+  /** Keys (base and token) that drew a 429 in this process, and until when Airtable refuses them. */
+  private readonly penalties = new Map<string, number>();
   /** Starts that have left since the last reservation for the same keys: reported with the next one. */
   private readonly left = new Map<string, Array<{ slot: string; atMs: number }>>();
 
@@ -148,7 +151,7 @@ export class PostgresPacer implements AirtablePacer {
     options: PacerOptions = {},
   ) {
     const perToken = options.perTokenPerSecond ?? AIRTABLE_LIMITS.perTokenPerSecond;
-    const windowMs = 1000 + (options.marginMs ?? 75);
+    const windowMs = 1000 + (options.marginMs ?? 100);
     this.limits = [options.perBasePerSecond ?? AIRTABLE_LIMITS.perBasePerSecond, perToken];
     // A token's starts are spread over its window: all of them leaving together at each window
     // boundary would make the workers and Airtable take them in one burst, and the last ones late.
@@ -200,6 +203,15 @@ export class PostgresPacer implements AirtablePacer {
         await this.release(keys, slot).catch(() => undefined);
         throw err;
       }
+      // A 429 that came back while this start waited: leaving now would only be refused, and
+      // Airtable counts its 30 s again from each refused request. Booked anew, after the penalty.
+      const penaltyLeftMs = (this.penalties.get(pair) ?? 0) - Date.now();
+      if (penaltyLeftMs > 0) {
+        await this.release(keys, slot);
+        const until = performance.now() + penaltyLeftMs;
+        await sleepUntil(() => until, signal);
+        continue;
+      }
       // A slot is a promise about when the request leaves. One that would leave late (a stalled
       // event loop, a slow answer from Postgres, a connection still to be opened) would crowd the
       // requests after it: it is handed back and a new one taken. Readiness waits once only: an
@@ -210,15 +222,20 @@ export class PostgresPacer implements AirtablePacer {
         return {
           left: () =>
             // Queued after the tick in which Node writes the request to its socket (a reused
-            // connection is handed over on the next tick): runs right after the bytes left.
-            process.nextTick(() => {
-              const atMs = this.clock.latestDatabaseTime(performance.now());
-              // Reports older than the database keeps starts for are of no use: drop them.
-              const reports = (this.left.get(pair) ?? []).filter((l) => l.atMs > atMs - 2_000);
-              this.left.delete(pair);
-              this.left.set(pair, [...reports, { slot, atMs }]);
-              if (this.left.size > 1_000) this.left.delete(this.left.keys().next().value!);
-            }),
+            // connection is handed over on the next tick), then after the I/O that follows: the
+            // start is recorded when this process is next responsive. A stall right after the write
+            // (a busy or oversubscribed machine) may hold the request's arrival as long where the
+            // receiver shares the machine or the event loop, so it counts as leaving that late.
+            process.nextTick(() =>
+              setImmediate(() => {
+                const atMs = this.clock.latestDatabaseTime(performance.now());
+                // Reports older than the database keeps starts for are of no use: drop them.
+                const reports = (this.left.get(pair) ?? []).filter((l) => l.atMs > atMs - 2_000);
+                this.left.delete(pair);
+                this.left.set(pair, [...reports, { slot, atMs }]);
+                if (this.left.size > 1_000) this.left.delete(this.left.keys().next().value!);
+              }),
+            ),
         };
       }
       await this.release(keys, slot);
@@ -241,8 +258,11 @@ export class PostgresPacer implements AirtablePacer {
 
   async penalize(baseId: string, token: string, untilMs: number): Promise<void> {
     const keys = pacingKeys(baseId, token);
-    this.widened.set(keys.join(' '), untilMs + this.wideningMs);
+    const pair = keys.join(' ');
+    this.widened.set(pair, untilMs + this.wideningMs);
     if (this.widened.size > 1_000) this.widened.delete(this.widened.keys().next().value!);
+    this.penalties.set(pair, Math.max(untilMs, this.penalties.get(pair) ?? 0));
+    if (this.penalties.size > 1_000) this.penalties.delete(this.penalties.keys().next().value!);
     await this.pool.query(
       `INSERT INTO airtable_pacing (key, penalty_until) SELECT k, clock_timestamp() + make_interval(secs => $2)
          FROM unnest($1::text[]) AS k

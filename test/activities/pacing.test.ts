@@ -21,7 +21,7 @@ const newBaseId = () => `app${randomUUID().replace(/-/g, '').slice(0, 14)}`;
 //  * lower bounds on waits, which a slow machine can only make longer.
 
 /** The pacer's default `marginMs` (airtable/pacing.ts). */
-const MARGIN_MS = 75;
+const MARGIN_MS = 100;
 /** How far apart the pacer books a token's starts with the default margin and limit. */
 const TOKEN_GAP_MS = (1000 + MARGIN_MS) / AIRTABLE_LIMITS.perTokenPerSecond;
 
@@ -265,6 +265,19 @@ describe('PostgresPacer', () => {
     await pacer.penalize(baseId, token, before + 1_500);
     await pacer.acquire(baseId, token);
     expect(Date.now() - before).toBeGreaterThanOrEqual(1_400);
+  });
+
+  it('keeps a start booked before a 429 from leaving during the penalty', async () => {
+    const pacer = new PostgresPacer(pools[0]!, { perBasePerSecond: 1 });
+    const baseId = newBaseId();
+    const token = `tok-${randomUUID()}`;
+    await pacer.acquire(baseId, token);
+    // Booked a second on; the first request draws a 429 meanwhile.
+    const second = pacer.acquire(baseId, token).then(() => Date.now());
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const penaltyEnds = Date.now() + 2_000;
+    await pacer.penalize(baseId, token, penaltyEnds);
+    expect(await second).toBeGreaterThanOrEqual(penaltyEnds);
   });
 
   it('gives up waiting when its signal aborts', async () => {
