@@ -334,14 +334,25 @@ function isoMicros(ms: number): string {
   return `${iso.slice(0, -1)}${String(micros % 1000).padStart(3, '0')}Z`;
 }
 
-/** Resolves once `performance.now()` reaches `target()` (a timer alone may fire up to a millisecond early). */
+/**
+ * A timer wakes this long before a start, and the last stretch is waited out turn by turn of the
+ * event loop: Node's timers fire 1–3 ms late, and every late start delays the fifth one after it.
+ */
+const SPIN_MS = 2;
+
+/** Resolves once `performance.now()` reaches `target()`, within a fraction of a millisecond. */
 async function sleepUntil(target: () => number, signal?: AbortSignal): Promise<void> {
   for (let ms = target() - performance.now(); ms > 0; ms = target() - performance.now()) {
+    signal?.throwIfAborted();
+    if (ms <= SPIN_MS) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      continue;
+    }
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         signal?.removeEventListener('abort', onAbort);
         resolve();
-      }, Math.ceil(ms));
+      }, ms - SPIN_MS);
       const onAbort = () => {
         clearTimeout(timer);
         reject(signal?.reason ?? new Error('aborted'));
