@@ -10,7 +10,6 @@ import {
   type GeminiRequestView,
   type ScriptedAnswer,
 } from '@airtable-ops/gemini-emulator';
-import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { createAirtableAccess } from '../airtable/access';
 import { createApp } from '../api/app';
@@ -25,12 +24,10 @@ import { createGeminiModel } from '../domain/agent/llm';
 import * as agentStore from '../domain/agent/store';
 import { createChangeSetRecorder } from '../domain/change-sets/recorder';
 import { insertWorkspaceWithConnection, setWorkspaceStatus } from '../domain/workspaces/store';
-import { resolveTemporalCli } from '../temporal/cli';
-import { dataConverter } from '../temporal/data-converter';
-import { startDevServer, type DevServer } from '../temporal/dev-server';
 import { taskQueues } from '../temporal/task-queues';
 import { recreateDatabase } from './database';
 import { recordResult } from './results';
+import { startBenchTemporal } from './temporal';
 
 /**
  * Many conversations at once on ONE worker process: peak memory and throughput.
@@ -221,19 +218,15 @@ async function main(): Promise<void> {
   const pool = createPool(DATABASE_URL);
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'bench-agent-load-'));
   console.error(`logs (dev server, worker) in ${workDir}`);
-  const cli = await resolveTemporalCli();
   // BENCH_TEMPORAL_ADDRESS: a server already running (for diagnosis, e.g. a dev server with other dynamic config).
   const given = process.env.BENCH_TEMPORAL_ADDRESS;
-  const server: DevServer = given
-    ? { address: given, stop: async () => undefined }
-    : await startDevServer({
-        cliPath: cli.path,
-        port: 0,
-        uiPort: false,
-        logFile: path.join(workDir, 'temporal.log'),
-      });
-  const clientConnection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection: clientConnection, dataConverter });
+  // The worker is a process of its own: this one needs a client only.
+  const temporal = await startBenchTemporal({
+    worker: false,
+    address: given,
+    logFile: path.join(workDir, 'temporal.log'),
+  });
+  const { client } = temporal;
   // A prebuilt bundle, as in the container image: the worker does not run webpack at start.
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
@@ -264,7 +257,7 @@ async function main(): Promise<void> {
     LOG_LEVEL: 'warn',
     DATA_DIR: workDir,
     DATABASE_URL,
-    TEMPORAL_ADDRESS: server.address,
+    TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_TASK_QUEUE_PREFIX: prefix,
     TEMPORAL_WORKFLOW_BUNDLE: bundlePath,
     APP_ENCRYPTION_KEY: encryptionKey.toString('base64'),
@@ -286,7 +279,6 @@ async function main(): Promise<void> {
     },
   );
   children.push(worker);
-  if (server.process) children.push(server.process);
   let workerExited = false;
   worker.once('exit', () => (workerExited = true));
   const workerPid = worker.pid!;
@@ -432,7 +424,7 @@ async function main(): Promise<void> {
   console.error(`creating ${CONVERSATIONS} conversations`);
   const ids = await createConversations(CONVERSATIONS);
   const beforeLoad = procStats(workerPid)!;
-  const serverPid = server.process?.pid;
+  const serverPid = temporal.serverProcess?.pid;
   const serverCpuBefore = serverPid ? procStats(serverPid)?.cpu : undefined;
   memory.reset();
   console.error(`sending ${CONVERSATIONS} messages at once`);
@@ -538,8 +530,7 @@ async function main(): Promise<void> {
   await new Promise((r) => (workerExited ? r(null) : worker.once('exit', r)));
   await new Promise((r) => http.close(r));
   await gemini.close();
-  await clientConnection.close();
-  await server.stop();
+  await temporal.stop();
   await pool.end();
 
   const steps = CONVERSATIONS * STEPS;

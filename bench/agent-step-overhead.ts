@@ -1,12 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Content } from '@google/genai';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { DefaultLogger, type NativeConnection, Runtime } from '@temporalio/worker';
 import { createAirtableAccess } from '../airtable/access';
 import { composeApi } from '../api/compose';
 import { ServiceError } from '../core/errors';
@@ -25,13 +24,12 @@ import {
   updateWorkspace,
   type Workspace,
 } from '../domain/workspaces/store';
-import { resolveTemporalCli } from '../temporal/cli';
-import { dataConverter } from '../temporal/data-converter';
-import { DEV_SERVER_DYNAMIC_CONFIG, startDevServer } from '../temporal/dev-server';
+import { DEV_SERVER_DYNAMIC_CONFIG } from '../temporal/dev-server';
 import { createPlatformWorker } from '../workers/worker';
 import { CONVERSATION_WORKFLOW_TASK_TIMEOUT } from '../workflows/conversations';
 import { recreateDatabase } from './database';
 import { recordResult } from './results';
+import { startBenchTemporal } from './temporal';
 
 /**
  * The overhead of one agent step (one model call + one tool call) through Temporal, with a model
@@ -228,11 +226,11 @@ interface Setup {
 }
 
 /** One phase: a server, a worker in this process, a conversation through Temporal and one of plain calls. */
-async function runPhase(setup: Setup, server: { address: string }) {
+async function runPhase(
+  setup: Setup,
+  { connection, client }: { connection: NativeConnection; client: Client },
+) {
   const { pool, plainPool, plainQueries, encryptionKey, userId, workspace } = setup;
-  const connection = await NativeConnection.connect({ address: server.address });
-  const clientConnection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection: clientConnection, dataConverter });
   const taskQueue = `bench-agent-steps-${randomUUID().slice(0, 8)}`;
   // No tool of this benchmark reaches Airtable: an unreachable endpoint proves it.
   const airtable = createAirtableAccess(pool, { endpointUrl: 'http://127.0.0.1:1', requestTimeoutMs: 5_000 });
@@ -375,7 +373,6 @@ async function runPhase(setup: Setup, server: { address: string }) {
   const { turns, runs, events, wfts } = await turnsOf(client, temporalConversation.id, firstRunId);
   worker.shutdown();
   await running;
-  await Promise.all([connection.close(), clientConnection.close()]);
 
   const temporal = {
     step: [] as number[],
@@ -430,10 +427,6 @@ async function runPhase(setup: Setup, server: { address: string }) {
   return { temporal, plain, runs, events, wfts, sendMs, refusedSends };
 }
 
-/** Dev servers this process started: killed if it fails, so none outlives it. */
-const servers: ChildProcess[] = [];
-process.once('exit', () => servers.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
-
 async function main(): Promise<void> {
   // The payload codec's key (temporal/codec.ts), given explicitly: nothing is read from or written to .data/.
   process.env.PAYLOAD_ENCRYPTION_KEYS ??= `bench:${randomBytes(32).toString('base64')}`;
@@ -472,7 +465,6 @@ async function main(): Promise<void> {
     workspace: (await getWorkspace(pool, workspaceId))!,
   };
 
-  const cli = await resolveTemporalCli();
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'bench-temporal-'));
   // Phase 1 is the server's own defaults; phase 2 the dev server as temporal/dev-server.ts ships it.
   const phaseDefs = [
@@ -489,17 +481,10 @@ async function main(): Promise<void> {
   for (const [i, def] of phaseDefs.entries()) {
     console.error(`phase ${def.label}`);
     const logFile = path.join(logDir, `temporal-phase-${i + 1}.log`);
-    const server = await startDevServer({
-      cliPath: cli.path,
-      port: 0,
-      uiPort: false,
-      logFile,
-      dynamicConfig: def.dynamicConfig,
-    });
-    if (server.process) servers.push(server.process);
+    const temporal = await startBenchTemporal({ logFile, dynamicConfig: def.dynamicConfig });
     const load = os.loadavg()[0]!;
-    phases.push({ ...def, load, ...(await runPhase(setup, server)) });
-    await server.stop();
+    phases.push({ ...def, load, ...(await runPhase(setup, temporal)) });
+    await temporal.stop();
   }
   await Promise.all([pool.end(), plainPool.end()]);
 

@@ -1,9 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createAirtableAccess, metaOptions } from '../airtable/access';
 import { getBaseSchema } from '../airtable/meta';
 import type { ChangeSetStepInput } from '../domain/change-sets/model';
@@ -20,12 +16,10 @@ import {
   saveSchemaSnapshot,
   setWorkspaceStatus,
 } from '../domain/workspaces/store';
-import { resolveTemporalCli } from '../temporal/cli';
-import { dataConverter } from '../temporal/data-converter';
-import { startDevServer } from '../temporal/dev-server';
 import { createPlatformWorker } from '../workers/worker';
 import { startEmulatorProcess } from './emulator-process';
 import { recordResult } from './results';
+import { startBenchTemporal } from './temporal';
 
 /**
  * Write and compensation throughput of change sets, journal included: the real workflow and
@@ -74,18 +68,8 @@ async function main(): Promise<void> {
   const config = loadConfig();
   await migrate(config.databaseUrl);
   const pool = createPool(config.databaseUrl);
-  const cli = await resolveTemporalCli();
-  const server = await startDevServer({
-    cliPath: cli.path,
-    port: 0,
-    uiPort: false,
-    logFile: path.join(mkdtempSync(path.join(os.tmpdir(), 'bench-temporal-')), 'temporal.log'),
-  });
-  const connection = await NativeConnection.connect({ address: server.address });
-  const client = new Client({
-    connection: await Connection.connect({ address: server.address }),
-    dataConverter,
-  });
+  const temporal = await startBenchTemporal();
+  const { connection, client } = temporal;
   const encryptionKey = randomBytes(32);
   const taskQueue = `bench-change-sets-${randomUUID().slice(0, 8)}`;
   // The process's one pacer and schema cache, as in workers/main.ts.
@@ -191,8 +175,7 @@ async function main(): Promise<void> {
 
   worker.shutdown();
   await running;
-  await connection.close();
-  await server.stop();
+  await temporal.stop();
   emulator.stop();
   await pool.end();
 

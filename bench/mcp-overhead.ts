@@ -1,10 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
 import type { Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
 import { createAirtableAccess, metaOptions } from '../airtable/access';
 import { getBaseSchema } from '../airtable/meta';
 import { createApp } from '../api/app';
@@ -22,13 +20,11 @@ import {
   saveSchemaSnapshot,
   setWorkspaceStatus,
 } from '../domain/workspaces/store';
-import { resolveTemporalCli } from '../temporal/cli';
-import { dataConverter } from '../temporal/data-converter';
-import { startDevServer } from '../temporal/dev-server';
 import { startEmulatorProcess } from './emulator-process';
 import type { BurstResult, ClientsRequest } from './mcp-clients';
 import { recreateDatabase } from './database';
 import { recordResult } from './results';
+import { startBenchTemporal } from './temporal';
 import { busiestSecond, tightestSpan } from '@airtable-ops/airtable-emulator';
 
 /**
@@ -92,16 +88,9 @@ async function main(): Promise<void> {
   await recreateDatabase(DATABASE_URL);
   await migrate(DATABASE_URL);
   const pool = createPool(DATABASE_URL);
-  const cli = await resolveTemporalCli();
-  const devServer = await startDevServer({
-    cliPath: cli.path,
-    port: 0,
-    uiPort: false,
-    logFile: path.join(mkdtempSync(path.join(os.tmpdir(), 'bench-temporal-')), 'temporal.log'),
-  });
-  cleanups.push(() => devServer.stop());
-  const connection = await Connection.connect({ address: devServer.address });
-  const temporalClient = new Client({ connection, dataConverter });
+  // No worker in this process: the API needs a client only.
+  const temporal = await startBenchTemporal({ worker: false });
+  cleanups.push(() => temporal.stop());
   const encryptionKey = randomBytes(32);
   // The API process's one pacer and schema cache, shared by both paths.
   const airtable = createAirtableAccess(pool, { endpointUrl: emulator.url, requestTimeoutMs: 30_000 });
@@ -134,7 +123,7 @@ async function main(): Promise<void> {
   // The API as api/main.ts composes it.
   const deps = composeApi({
     pool,
-    temporal: { client: temporalClient, taskQueue: 'bench-mcp-unused' },
+    temporal: { client: temporal.client, taskQueue: 'bench-mcp-unused' },
     airtable,
     config: {
       jwtSecret: randomBytes(32).toString('base64'),
@@ -318,8 +307,7 @@ async function main(): Promise<void> {
 
   await ask({ type: 'close' });
   await new Promise((resolve) => server.close(resolve));
-  await connection.close();
-  await devServer.stop();
+  await temporal.stop();
   emulator.stop();
   await pool.end();
 

@@ -1,9 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { EmulatorSeed } from '@airtable-ops/airtable-emulator';
 import { createAirtableAccess, metaOptions, type AirtableAccess } from '../airtable/access';
 import { getBaseSchema } from '../airtable/meta';
@@ -19,12 +16,10 @@ import {
   setWorkspaceStatus,
   type Workspace,
 } from '../domain/workspaces/store';
-import { resolveTemporalCli } from '../temporal/cli';
-import { dataConverter } from '../temporal/data-converter';
-import { startDevServer } from '../temporal/dev-server';
 import { syncRun } from '../workflows/sync-runs';
 import { createPlatformWorker } from '../workers/worker';
 import { startEmulatorProcess, type EmulatorProcess } from './emulator-process';
+import { startBenchTemporal } from './temporal';
 
 /** The sync benchmarks' own database (never the platform's or the tests'). */
 export const BENCH_DATABASE_URL =
@@ -92,16 +87,8 @@ export async function startSyncBench(records: number): Promise<SyncBench> {
   });
   await migrate(BENCH_DATABASE_URL);
   const pool = createPool(BENCH_DATABASE_URL);
-  const cli = await resolveTemporalCli();
-  const server = await startDevServer({
-    cliPath: cli.path,
-    port: 0,
-    uiPort: false,
-    logFile: path.join(mkdtempSync(path.join(os.tmpdir(), 'bench-temporal-')), 'temporal.log'),
-  });
-  const connection = await NativeConnection.connect({ address: server.address });
-  const clientConnection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection: clientConnection, dataConverter });
+  const temporal = await startBenchTemporal();
+  const { connection, client } = temporal;
   const encryptionKey = randomBytes(32);
   const taskQueue = `bench-syncs-${randomUUID().slice(0, 8)}`;
   // The process's one pacer and schema cache, as in workers/main.ts (the API side shares them here).
@@ -113,11 +100,9 @@ export async function startSyncBench(records: number): Promise<SyncBench> {
     deps: { pool, encryptionKey, airtable, temporalClient: client },
   });
   const running = worker.run();
-  // A benchmark that fails leaves no server behind (children outlive a process.exit otherwise).
-  const abandon = () => {
-    emulator.stop();
-    void server.stop();
-  };
+  // A benchmark that fails leaves no emulator behind (children outlive a process.exit otherwise);
+  // startBenchTemporal sees to the dev server.
+  const abandon = () => emulator.stop();
   process.once('exit', abandon);
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.once(signal, () => {
@@ -185,9 +170,7 @@ export async function startSyncBench(records: number): Promise<SyncBench> {
       await pool.query(`DELETE FROM workspaces`);
       worker.shutdown();
       await running;
-      await connection.close();
-      await clientConnection.close();
-      await server.stop();
+      await temporal.stop();
       emulator.stop();
       await pool.end();
     },
