@@ -33,8 +33,8 @@ const airtable = proxyActivities<SyncRunActivities>({
   heartbeatTimeout: '20s',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
 });
-// A copy's checkpoint reaches the server at most every 0.8 × its heartbeat timeout (the SDK throttles):
-// 10 s keeps what a crash re-reads to about 8 s of pages.
+// A copy's checkpoint reaches the server every second (WORKER_TIMING), so a crash re-reads about a
+// second of pages; 10 s of silence means the worker is gone.
 const copying = proxyActivities<SyncRunActivities>({
   startToCloseTimeout: '6 hours',
   heartbeatTimeout: '10s',
