@@ -138,10 +138,11 @@ export class PostgresPacer implements AirtablePacer {
   private readonly sentWindowSecs: number;
   private readonly lateToleranceMs: number;
   private readonly wideningMs: number;
-  /** Keys (base and token) that drew a 429, and until when their sent starts get the wide margin. */
-  private readonly widened = new Map<string, number>();
   private readonly clock = new ClockMapping(10_000);
-  /** Keys (base and token) that drew a 429 in this process, and until when Airtable refuses them. */
+  /**
+   * Keys (base and token) that drew a 429 in this process, and until when Airtable refuses them;
+   * `wideningMs` after that, their sent starts still get the wide margin.
+   */
   private readonly penalties = new Map<string, number>();
   /** Starts that have left since the last reservation for the same keys: reported with the next one. */
   private readonly left = new Map<string, Array<{ slot: string; atMs: number }>>();
@@ -188,7 +189,9 @@ export class PostgresPacer implements AirtablePacer {
           this.limits,
           this.gaps,
           this.windowSecs,
-          (this.widened.get(pair) ?? 0) > Date.now() ? this.windowSecs : this.sentWindowSecs,
+          (this.penalties.get(pair) ?? -Infinity) + this.wideningMs > Date.now()
+            ? this.windowSecs
+            : this.sentWindowSecs,
           left.map((l) => l.slot),
           left.map((l) => isoMicros(l.atMs)),
         ],
@@ -259,8 +262,6 @@ export class PostgresPacer implements AirtablePacer {
   async penalize(baseId: string, token: string, untilMs: number): Promise<void> {
     const keys = pacingKeys(baseId, token);
     const pair = keys.join(' ');
-    this.widened.set(pair, untilMs + this.wideningMs);
-    if (this.widened.size > 1_000) this.widened.delete(this.widened.keys().next().value!);
     this.penalties.set(pair, Math.max(untilMs, this.penalties.get(pair) ?? 0));
     if (this.penalties.size > 1_000) this.penalties.delete(this.penalties.keys().next().value!);
     await this.pool.query(

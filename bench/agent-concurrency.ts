@@ -25,7 +25,7 @@ import * as agentStore from '../domain/agent/store';
 import { createChangeSetRecorder } from '../domain/change-sets/recorder';
 import { insertWorkspaceWithConnection, setWorkspaceStatus } from '../domain/workspaces/store';
 import { taskQueues } from '../temporal/task-queues';
-import { recreateDatabase } from './database';
+import { recreateDatabase } from '../db/admin';
 import { recordResult } from './results';
 import { startBenchTemporal } from './temporal';
 

@@ -27,7 +27,7 @@ import {
 import { DEV_SERVER_DYNAMIC_CONFIG } from '../temporal/dev-server';
 import { createPlatformWorker } from '../workers/worker';
 import { CONVERSATION_WORKFLOW_TASK_TIMEOUT } from '../workflows/conversations';
-import { recreateDatabase } from './database';
+import { recreateDatabase } from '../db/admin';
 import { recordResult } from './results';
 import { startBenchTemporal } from './temporal';
 

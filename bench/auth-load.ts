@@ -8,7 +8,7 @@ import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import { insertWorkspaceWithConnection, setWorkspaceStatus } from '../domain/workspaces/store';
 import { recordResult } from './results';
-import { recreateDatabase } from './database';
+import { recreateDatabase } from '../db/admin';
 
 /**
  * A sign-in flood against one signed-in user's ordinary requests. The API runs as a child process

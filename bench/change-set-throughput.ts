@@ -19,7 +19,7 @@ import {
 import { createPlatformWorker } from '../workers/worker';
 import { startEmulatorProcess } from './emulator-process';
 import { recordResult } from './results';
-import { startBenchTemporal } from './temporal';
+import { eventTimeMs, startBenchTemporal } from './temporal';
 
 /**
  * Write and compensation throughput of change sets, journal included: the real workflow and
@@ -119,13 +119,11 @@ async function main(): Promise<void> {
     const description = await handle.describe();
     const history = await handle.fetchHistory();
     const refusedAt = history.events!.find((e) => e.activityTaskFailedEventAttributes)?.eventTime;
-    const toMs = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
-      Number(t?.seconds ?? 0) * 1000 + Math.round((t?.nanos ?? 0) / 1e6);
     return {
       result,
       startMs: description.startTime.getTime(),
       closeMs: description.closeTime!.getTime(),
-      refusedMs: refusedAt ? toMs(refusedAt) : undefined,
+      refusedMs: refusedAt ? eventTimeMs(refusedAt) : undefined,
       events: history.events!.length,
     };
   }

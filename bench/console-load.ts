@@ -9,7 +9,7 @@ import { createPool } from '../db/pool';
 import { insertWorkspaceWithConnection, setWorkspaceStatus } from '../domain/workspaces/store';
 import { ensureConsoleBuilt } from '../scripts/build-console';
 import { recordResult } from './results';
-import { dropDatabase, recreateDatabase } from './database';
+import { dropDatabase, recreateDatabase } from '../db/admin';
 
 /**
  * The web console's first load in headless Chromium (Debian's `chromium`, driven by playwright-core),

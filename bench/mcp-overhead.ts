@@ -22,7 +22,7 @@ import {
 } from '../domain/workspaces/store';
 import { startEmulatorProcess } from './emulator-process';
 import type { BurstResult, ClientsRequest } from './mcp-clients';
-import { recreateDatabase } from './database';
+import { recreateDatabase } from '../db/admin';
 import { recordResult } from './results';
 import { startBenchTemporal } from './temporal';
 import { busiestSecond, tightestSpan } from '@airtable-ops/airtable-emulator';

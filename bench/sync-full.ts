@@ -1,5 +1,6 @@
-import type { Client } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { recordResult } from './results';
+import { eventTimeMs } from './temporal';
 import { MiB, rssSampler, startSyncBench, waitForRun } from './sync-harness';
 
 /**
@@ -27,8 +28,9 @@ async function main(): Promise<void> {
     }
   })();
   const run = await waitForRun(bench.client, jobId);
-  const phases = await activityTimes(bench.client, jobId);
-  if (process.env.BENCH_TIMELINE) await printTimeline(bench.client, jobId);
+  const history = await bench.client.workflow.getHandle(jobId).fetchHistory();
+  const phases = activityTimes(history);
+  if (process.env.BENCH_TIMELINE) printTimeline(history);
   const peak = rss.stop();
   const log = await bench.log(since);
   const pages = log.filter((e) => e.path.includes('/listRecords'));
@@ -62,34 +64,35 @@ async function main(): Promise<void> {
   ]);
 }
 
+type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
+
 /** Each activity type's total time in the run, scheduled → completed. */
-async function activityTimes(client: Client, jobId: string): Promise<Record<string, number>> {
-  const history = await client.workflow.getHandle(jobId).fetchHistory();
-  const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
-    Number(t?.seconds ?? 0) * 1000 + Math.round((t?.nanos ?? 0) / 1e6);
+function activityTimes(history: History): Record<string, number> {
   const scheduled = new Map<number, { name: string; at: number }>();
   const totals: Record<string, number> = {};
   for (const event of history.events ?? []) {
     const s = event.activityTaskScheduledEventAttributes;
     if (s)
-      scheduled.set(Number(event.eventId), { name: s.activityType?.name ?? '?', at: ms(event.eventTime) });
+      scheduled.set(Number(event.eventId), {
+        name: s.activityType?.name ?? '?',
+        at: eventTimeMs(event.eventTime),
+      });
     const c = event.activityTaskCompletedEventAttributes;
     if (c) {
       const from = scheduled.get(Number(c.scheduledEventId));
-      if (from) totals[from.name] = (totals[from.name] ?? 0) + ms(event.eventTime) - from.at;
+      if (from) totals[from.name] = (totals[from.name] ?? 0) + eventTimeMs(event.eventTime) - from.at;
     }
   }
   return totals;
 }
 
 /** Every event of the run's history, in ms from its first (BENCH_TIMELINE=1). */
-async function printTimeline(client: Client, jobId: string): Promise<void> {
-  const history = await client.workflow.getHandle(jobId).fetchHistory();
-  const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
-    Number(t?.seconds ?? 0) * 1000 + (t?.nanos ?? 0) / 1e6;
-  const first = ms(history.events?.[0]?.eventTime);
+function printTimeline(history: History): void {
+  const first = eventTimeMs(history.events?.[0]?.eventTime);
   for (const event of history.events ?? [])
-    console.log(`${(ms(event.eventTime) - first).toFixed(1).padStart(9)} ms  ${String(event.eventType)}`);
+    console.log(
+      `${(eventTimeMs(event.eventTime) - first).toFixed(1).padStart(9)} ms  ${String(event.eventType)}`,
+    );
 }
 
 main().catch((err) => {

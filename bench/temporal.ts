@@ -92,3 +92,8 @@ export async function startBenchTemporal(
     },
   };
 }
+
+/** A history event's time (a protobuf Timestamp) in epoch milliseconds. */
+export function eventTimeMs(t: { seconds?: unknown; nanos?: number | null } | null | undefined): number {
+  return Number(t?.seconds ?? 0) * 1000 + (t?.nanos ?? 0) / 1e6;
+}

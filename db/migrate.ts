@@ -1,7 +1,8 @@
 import path from 'node:path';
-import { Client } from 'pg';
+import { escapeIdentifier } from 'pg';
 import { runner } from 'node-pg-migrate';
 import type { Logger } from '../core/logger';
+import { onDatabaseServer } from './admin';
 
 const MIGRATIONS_DIR = path.join(__dirname, 'migrations');
 
@@ -10,23 +11,13 @@ const MIGRATIONS_DIR = path.join(__dirname, 'migrations');
  * server's `postgres` database. Two processes racing here both succeed.
  */
 export async function ensureDatabase(databaseUrl: string): Promise<void> {
-  const url = new URL(databaseUrl);
-  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
-  if (!name) throw new Error(`DATABASE_URL names no database: ${url.origin}`);
-  const admin = new URL(databaseUrl);
-  admin.pathname = '/postgres';
-  const client = new Client({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (!rowCount) {
-      await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((err: { code?: string }) => {
-        if (err.code !== '42P04') throw err; // created meanwhile by another process
-      });
-    }
-  } finally {
-    await client.end();
-  }
+  await onDatabaseServer(databaseUrl, async (admin, name) => {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (rowCount) return;
+    await admin.query(`CREATE DATABASE ${escapeIdentifier(name)}`).catch((err: { code?: string }) => {
+      if (err.code !== '42P04') throw err; // created meanwhile by another process
+    });
+  });
 }
 
 /**

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { recreateDatabase } from '../../db/admin';
 import { migrate } from '../../db/migrate';
 import { ensureConsoleBuilt } from '../../scripts/build-console';
 import { resolveTemporalCli } from '../../temporal/cli';
@@ -51,18 +51,4 @@ export default async function globalSetup(): Promise<void> {
   const bundlePath = path.join(workDir, 'workflow-bundle.js');
   writeFileSync(bundlePath, code);
   process.env[TEST_ENV.workflowBundle] = bundlePath;
-}
-
-async function recreateDatabase(databaseUrl: string): Promise<void> {
-  const url = new URL(databaseUrl);
-  const name = url.pathname.slice(1);
-  url.pathname = '/postgres';
-  const admin = new Client({ connectionString: url.toString() });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE "${name}"`);
-  } finally {
-    await admin.end();
-  }
 }

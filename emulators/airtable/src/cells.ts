@@ -521,10 +521,6 @@ export interface RenderOptions {
 }
 
 /**
- * Computes what the API shows of a record: stored cells in their JSON or string form and every
- * computed field (formulas, lookups, rollups, counts, times, autonumbers, collaborators).
- */
-/**
  * What a formula sees of one record. A class, not an object of closures: a filter makes one per
  * record of the table, and closures cost an allocation each (and, under tsx, a naming call each).
  */
@@ -554,6 +550,10 @@ class RecordFormulaContext implements FormulaContext {
   }
 }
 
+/**
+ * Computes what the API shows of a record: stored cells in their JSON or string form and every
+ * computed field (formulas, lookups, rollups, counts, times, autonumbers, collaborators).
+ */
 export class RecordReader {
   private readonly evaluating = new Set<string>();
 
