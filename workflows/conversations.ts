@@ -103,8 +103,11 @@ const TOOL_RETRY = {
 /**
  * A local activity's retry that would wait longer than this waits on a workflow timer instead, so the
  * workflow task does not stay open (updates waiting, a heartbeat every 1.6 s) through a long backoff.
+ * Below the task's 2 s timeout: a backoff held inside the task is lost when a busy worker lets the
+ * task time out, and the re-run task would call Gemini again before the `retryDelay` it asked for
+ * (seen once in CI under load: 2.2 s after a 429 that asked for 3.5 s).
  */
-const LOCAL_RETRY_THRESHOLD = '10s';
+const LOCAL_RETRY_THRESHOLD = '1s';
 
 /**
  * Model and tool calls as local activities: the worker runs them inside the workflow task that asked
