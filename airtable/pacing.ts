@@ -146,6 +146,8 @@ export class PostgresPacer implements AirtablePacer {
   private readonly penalties = new Map<string, number>();
   /** Starts that have left since the last reservation for the same keys: reported with the next one. */
   private readonly left = new Map<string, Array<{ slot: string; atMs: number }>>();
+  /** The reading of the database's clock in flight, if any. */
+  private clockReading: Promise<void> | undefined;
 
   constructor(
     private readonly pool: Pool,
@@ -171,8 +173,10 @@ export class PostgresPacer implements AirtablePacer {
   ): Promise<PacedStart> {
     const keys = pacingKeys(baseId, token);
     const pair = keys.join(' ');
-    // After a quiet spell, one more reading of the database's clock before relying on the mapping.
-    if (!this.clock.fresh(performance.now())) await this.readClock();
+    // After a quiet spell, one more reading of the database's clock: not waited for, since the
+    // booking's own answer maps its slot no earlier than it is (a start due at once leaves at once),
+    // and a tighter reading that lands while a later start waits refines when it leaves.
+    if (!this.clock.fresh(performance.now())) void this.readClock().catch(() => undefined);
     if (readiness && !readiness.ready()) await readiness.prepare();
     let waitedForReadiness = false;
     for (;;) {
@@ -249,10 +253,21 @@ export class PostgresPacer implements AirtablePacer {
     }
   }
 
-  private async readClock(): Promise<void> {
-    const sentAt = performance.now();
-    const { rows } = await this.pool.query<{ now_ms: number }>(`SELECT ${NOW_MS} AS now_ms`);
-    this.clock.add(sentAt, rows[0]!.now_ms, performance.now());
+  /**
+   * Reads the database's clock once for every caller waiting on it: after a quiet spell a burst of
+   * requests would otherwise send one reading each, and the first booking would queue behind them all.
+   */
+  private readClock(): Promise<void> {
+    this.clockReading ??= (async () => {
+      try {
+        const sentAt = performance.now();
+        const { rows } = await this.pool.query<{ now_ms: number }>(`SELECT ${NOW_MS} AS now_ms`);
+        this.clock.add(sentAt, rows[0]!.now_ms, performance.now());
+      } finally {
+        this.clockReading = undefined;
+      }
+    })();
+    return this.clockReading;
   }
 
   private async release(keys: string[], slot: string): Promise<void> {

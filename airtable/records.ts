@@ -216,11 +216,25 @@ function hasIdleConnection(endpointUrl: string): boolean {
  * request: a request Airtable refuses (a made-up token, `/v0/meta/whoami`: outside any base) counts
  * against nothing. The first one of a process also takes the client's lazy set-up out of the paced path.
  */
-async function openConnection(endpointUrl: string): Promise<void> {
-  await airtableBase(endpointUrl, 'warm-up', 'meta', 10_000)
-    .makeRequest({ method: 'GET', path: '/whoami' })
-    .catch(() => undefined);
+function openConnection(endpointUrl: string): Promise<void> {
+  // Requests that find no idle connection at once (a burst after a quiet spell) share one opening:
+  // a hundred warm-up requests would only queue the burst's first starts behind them.
+  let opening = openings.get(endpointUrl);
+  if (!opening) {
+    opening = airtableBase(endpointUrl, 'warm-up', 'meta', 10_000)
+      .makeRequest({ method: 'GET', path: '/whoami' })
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => openings.delete(endpointUrl));
+    openings.set(endpointUrl, opening);
+  }
+  return opening;
 }
+
+/** Connections being opened, by endpoint. */
+const openings = new Map<string, Promise<void>>();
 
 function assertBatch(size: number): void {
   if (size < 1 || size > WRITE_BATCH_SIZE)

@@ -4,6 +4,7 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { TrustProxy } from '../core/config';
+import { oneRequestPerTurn } from './admission';
 import { apiKeysRouter } from './api-keys';
 import { authRouter, usersRouter } from './auth';
 import { consoleOptionsOf, consoleRouter } from './console';
@@ -32,6 +33,8 @@ export function createApp(deps: ApiDeps & { config: { trustProxy?: TrustProxy } 
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', deps.config.trustProxy ?? false);
+  // MCP clients send bursts of tool calls (agents call in parallel): first come, first served.
+  app.use('/mcp', oneRequestPerTurn());
   app.use(
     pinoHttp({
       logger: deps.logger,

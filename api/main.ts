@@ -1,4 +1,3 @@
-import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../core/config';
 import { createLogger } from '../core/logger';
@@ -9,7 +8,7 @@ import { dataConverter } from '../temporal/data-converter';
 import { taskQueues } from '../temporal/task-queues';
 import { createAirtableAccess } from '../airtable/access';
 import { createApp } from './app';
-import { answerClientErrorsWithJson } from './client-errors';
+import { listen } from './http-server';
 import { composeApi } from './compose';
 
 /**
@@ -42,11 +41,7 @@ async function main(): Promise<void> {
   await sweep();
   const sweeper = setInterval(() => void sweep(), 60_000);
 
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
-    // Requests Node cannot parse (bad request line, headers too large) get a JSON error too.
-    answerClientErrorsWithJson(s);
-  });
+  const server = await listen(app, config.port, config.host);
   logger.info({ url: `http://${config.host}:${config.port}` }, 'API listening');
 
   let stopping = false;

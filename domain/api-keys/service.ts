@@ -74,6 +74,35 @@ export function createApiKeyService(deps: { pool: Pool }) {
   const { pool } = deps;
   /** When this process last wrote each key's `lastUsedAt`: a burst of calls writes it once, not per call. */
   const touched = new Map<string, number>();
+  /**
+   * Checks in flight, by the presented key's digest: calls that arrive while one is being checked
+   * share its answer (a burst of 100 calls is one query, not 100 queued on the pool ahead of the
+   * calls' own work). A call that arrives after the check has answered starts a new one, so a
+   * revocation still counts for every call that arrives after it is committed and checked.
+   */
+  const checking = new Map<string, Promise<ApiKeyAccess | undefined>>();
+
+  async function check(digest: string, lookup: string): Promise<ApiKeyAccess | undefined> {
+    const key = await store.findApiKeyByLookup(pool, lookup);
+    if (!key) return undefined;
+    const expected = Buffer.from(key.secretHash, 'hex');
+    const actual = Buffer.from(digest, 'hex');
+    if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
+    if (key.revokedAt) return undefined;
+    const now = Date.now();
+    const stale = !key.lastUsedAt || now - key.lastUsedAt.getTime() > TOUCH_AFTER_MS;
+    if (stale && now - (touched.get(key.id) ?? 0) > TOUCH_AFTER_MS) {
+      touched.set(key.id, now);
+      if (touched.size > 10_000) touched.delete(touched.keys().next().value!);
+      // Not waited for: when a key was last used is for people to read, not for this call.
+      store.touchApiKey(pool, key.id).catch(() => touched.delete(key.id));
+    }
+    return {
+      principal: { keyId: key.id, keyName: key.name, workspaceId: key.workspaceId, scopes: key.scopes },
+      workspace: key.workspace,
+      connection: key.connection,
+    };
+  }
 
   return {
     async create(
@@ -120,24 +149,13 @@ export function createApiKeyService(deps: { pool: Pool }) {
     async authenticate(presented: string): Promise<ApiKeyAccess | undefined> {
       const match = KEY_FORMAT.exec(presented);
       if (!match) return undefined;
-      const key = await store.findApiKeyByLookup(pool, match[1]!);
-      if (!key) return undefined;
-      const expected = Buffer.from(key.secretHash, 'hex');
-      const actual = Buffer.from(sha256(presented), 'hex');
-      if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
-      if (key.revokedAt) return undefined;
-      const now = Date.now();
-      const stale = !key.lastUsedAt || now - key.lastUsedAt.getTime() > TOUCH_AFTER_MS;
-      if (stale && now - (touched.get(key.id) ?? 0) > TOUCH_AFTER_MS) {
-        touched.set(key.id, now);
-        if (touched.size > 10_000) touched.delete(touched.keys().next().value!);
-        await store.touchApiKey(pool, key.id);
+      const digest = sha256(presented);
+      let answer = checking.get(digest);
+      if (!answer) {
+        answer = check(digest, match[1]!).finally(() => checking.delete(digest));
+        checking.set(digest, answer);
       }
-      return {
-        principal: { keyId: key.id, keyName: key.name, workspaceId: key.workspaceId, scopes: key.scopes },
-        workspace: key.workspace,
-        connection: key.connection,
-      };
+      return answer;
     },
   };
 }

@@ -13,6 +13,7 @@ import { createApp } from '../../api/app';
 import { composeApi } from '../../api/compose';
 import { sha256 } from '../../core/crypto';
 import { createLogger } from '../../core/logger';
+import { createApiKeyService } from '../../domain/api-keys/service';
 import { argumentsSchema, TOOLS } from '../../domain/tools';
 import {
   createActiveWorkspace,
@@ -243,6 +244,35 @@ describe('MCP endpoint', () => {
       expect(after.body.apiKeys.find((k: { id: string }) => k.id === res.body.apiKey.id).revokedAt).toEqual(
         expect.any(String),
       );
+    });
+
+    it('are checked once for the calls that arrive while a check is in flight, and revoked for the next call', async () => {
+      let lookups = 0;
+      // The service on a pool that counts the key lookups it is asked for.
+      const counting = new Proxy(ctx.pool, {
+        get(target, property, receiver) {
+          if (property !== 'query') return Reflect.get(target, property, receiver);
+          return (...args: Parameters<typeof target.query>) => {
+            if (/FROM api_keys k/.test(String((args[0] as { text?: string }).text ?? args[0]))) lookups++;
+            return (target.query as (...a: unknown[]) => unknown)(...args);
+          };
+        },
+      });
+      const keys = createApiKeyService({ pool: counting });
+      const key = await createKey(owner.auth, a.workspaceId, ['read'], 'burst');
+      const answers = await Promise.all(Array.from({ length: 20 }, () => keys.authenticate(key.secret)));
+      expect(answers.map((x) => x?.principal.keyId)).toEqual(Array(20).fill(key.id));
+      expect(lookups).toBe(1);
+      const wrong = `${key.secret.slice(0, -1)}${key.secret.endsWith('x') ? 'y' : 'x'}`;
+      expect(await keys.authenticate(wrong)).toBeUndefined();
+
+      await request(app)
+        .delete(`/api/v1/workspaces/${a.workspaceId}/api-keys/${key.id}`)
+        .set(owner.auth)
+        .expect(204);
+      // A check that starts after the revocation sees it.
+      expect(await keys.authenticate(key.secret)).toBeUndefined();
+      expect(lookups).toBe(3);
     });
 
     it('refuse bad input, other users and missing sign-in with the JSON error shape', async () => {
