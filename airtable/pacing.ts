@@ -146,6 +146,14 @@ export class PostgresPacer implements AirtablePacer {
   private readonly penalties = new Map<string, number>();
   /** Starts that have left since the last reservation for the same keys: reported with the next one. */
   private readonly left = new Map<string, Array<{ slot: string; atMs: number }>>();
+  /**
+   * Turns to book, per base and token: at most one window's worth of this process's starts are
+   * booked and not yet known to have left. A burst of 100 requests used to book all 100 at once,
+   * before any had left, so every window of it was spaced with the wide margin (one second and
+   * `marginMs` from the start five places before); booked as the ones before them leave, all but
+   * the first window get the small one, and the database holds 5 bookings instead of 100.
+   */
+  private readonly turns: Turns;
   /** The reading of the database's clock in flight, if any. */
   private clockReading: Promise<void> | undefined;
 
@@ -163,6 +171,7 @@ export class PostgresPacer implements AirtablePacer {
     this.sentWindowSecs = (1000 + (options.sentMarginMs ?? 15)) / 1000;
     this.lateToleranceMs = options.lateToleranceMs ?? 20;
     this.wideningMs = options.wideningMs ?? 600_000;
+    this.turns = new Turns(this.limits[0]!);
   }
 
   async acquire(
@@ -173,6 +182,50 @@ export class PostgresPacer implements AirtablePacer {
   ): Promise<PacedStart> {
     const keys = pacingKeys(baseId, token);
     const pair = keys.join(' ');
+    const turn = await this.turns.take(pair, signal);
+    let slot: string;
+    try {
+      slot = await this.book(keys, pair, signal, readiness);
+    } catch (err) {
+      turn.end();
+      throw err;
+    }
+    let reported = false;
+    // A caller that does not say its request left (it had no open connection to leave on) ends its
+    // turn once it has had the chance to: the next start is booked without its report.
+    setImmediate(() => {
+      if (!reported) turn.end();
+    });
+    return {
+      left: () => {
+        reported = true;
+        // Queued after the tick in which Node writes the request to its socket (a reused
+        // connection is handed over on the next tick), then after the I/O that follows: the
+        // start is recorded when this process is next responsive. A stall right after the write
+        // (a busy or oversubscribed machine) may hold the request's arrival as long where the
+        // receiver shares the machine or the event loop, so it counts as leaving that late.
+        process.nextTick(() =>
+          setImmediate(() => {
+            const atMs = this.clock.latestDatabaseTime(performance.now());
+            // Reports older than the database keeps starts for are of no use: drop them.
+            const reports = (this.left.get(pair) ?? []).filter((l) => l.atMs > atMs - 2_000);
+            this.left.delete(pair);
+            this.left.set(pair, [...reports, { slot, atMs }]);
+            if (this.left.size > 1_000) this.left.delete(this.left.keys().next().value!);
+            turn.end();
+          }),
+        );
+      },
+    };
+  }
+
+  /** Books a start and waits for it; answers the slot when the request may leave. */
+  private async book(
+    keys: string[],
+    pair: string,
+    signal: AbortSignal | undefined,
+    readiness: Readiness | undefined,
+  ): Promise<string> {
     // After a quiet spell, one more reading of the database's clock: not waited for, since the
     // booking's own answer maps its slot no earlier than it is (a start due at once leaves at once),
     // and a tighter reading that lands while a later start waits refines when it leaves.
@@ -225,26 +278,7 @@ export class PostgresPacer implements AirtablePacer {
       // endpoint that cannot be reached fails on the request itself.
       const onTime = performance.now() - target() <= this.lateToleranceMs;
       const notReady = onTime && !waitedForReadiness && readiness !== undefined && !readiness.ready();
-      if (onTime && !notReady) {
-        return {
-          left: () =>
-            // Queued after the tick in which Node writes the request to its socket (a reused
-            // connection is handed over on the next tick), then after the I/O that follows: the
-            // start is recorded when this process is next responsive. A stall right after the write
-            // (a busy or oversubscribed machine) may hold the request's arrival as long where the
-            // receiver shares the machine or the event loop, so it counts as leaving that late.
-            process.nextTick(() =>
-              setImmediate(() => {
-                const atMs = this.clock.latestDatabaseTime(performance.now());
-                // Reports older than the database keeps starts for are of no use: drop them.
-                const reports = (this.left.get(pair) ?? []).filter((l) => l.atMs > atMs - 2_000);
-                this.left.delete(pair);
-                this.left.set(pair, [...reports, { slot, atMs }]);
-                if (this.left.size > 1_000) this.left.delete(this.left.keys().next().value!);
-              }),
-            ),
-        };
-      }
+      if (onTime && !notReady) return slot;
       await this.release(keys, slot);
       if (notReady) {
         waitedForReadiness = true;
@@ -285,6 +319,48 @@ export class PostgresPacer implements AirtablePacer {
        ON CONFLICT (key) DO UPDATE SET penalty_until = greatest(airtable_pacing.penalty_until, EXCLUDED.penalty_until)`,
       [keys, Math.max(0, untilMs - Date.now()) / 1000],
     );
+  }
+}
+
+/** Up to `limit` holders per key at once; the others wait in arrival order. */
+class Turns {
+  private readonly keys = new Map<string, { held: number; waiting: Array<() => void> }>();
+
+  constructor(private readonly limit: number) {}
+
+  /** Waits for a turn at `key` (rejects if `signal` aborts first); `end()` passes it on, once. */
+  async take(key: string, signal?: AbortSignal): Promise<{ end(): void }> {
+    signal?.throwIfAborted();
+    let entry = this.keys.get(key);
+    if (!entry) this.keys.set(key, (entry = { held: 0, waiting: [] }));
+    if (entry.held < this.limit) entry.held++;
+    else {
+      const queue = entry.waiting;
+      await new Promise<void>((resolve, reject) => {
+        const go = () => {
+          signal?.removeEventListener('abort', abort);
+          resolve();
+        };
+        const abort = () => {
+          queue.splice(queue.indexOf(go), 1);
+          reject(signal!.reason);
+        };
+        queue.push(go);
+        signal?.addEventListener('abort', abort, { once: true });
+      });
+    }
+    let ended = false;
+    return {
+      end: () => {
+        if (ended) return;
+        ended = true;
+        const entry = this.keys.get(key)!;
+        const next = entry.waiting.shift();
+        // The turn goes to the next in line as it is; with nobody waiting, it is returned.
+        if (next) next();
+        else if (--entry.held === 0) this.keys.delete(key);
+      },
+    };
   }
 }
 

@@ -209,6 +209,36 @@ describe('PostgresPacer', () => {
     expect(sixth.slotMs).toBeGreaterThanOrEqual(left[0]! + 1000 + margins.sentMarginMs - 0.01);
   });
 
+  it('books a burst as the starts before it leave, so its later windows get the small margin', async () => {
+    const token = `tok-${randomUUID()}`;
+    const { pool, bookings } = recordingBookings(pools[0]!);
+    const margins = { marginMs: 200, sentMarginMs: 20 };
+    const pacer = new PostgresPacer(pool, margins);
+    const baseId = newBaseId();
+    // Ten requests at once, each handed to its connection as soon as its start comes.
+    await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const start = await pacer.acquire(baseId, token);
+        start.left();
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 10)); // the last reports are recorded, not booked
+    await pacer.acquire(newBaseId(), token); // a booking on the token carries nothing for this base
+    const mine = bookings.filter((b) => b.keys.includes(`base:${baseId}`));
+    expect(mine).toHaveLength(10);
+    const left = await leftAt(pools[0]!, baseId);
+    expect(left.length).toBeGreaterThanOrEqual(5);
+    // Each of the second window was booked once the start five places before it had left, and so
+    // spaced by one second and the small margin from it (or the token's spacing after the one
+    // before): booked all at once, before any left, they would have been spaced by the large margin.
+    const tokenGap = (1000 + margins.marginMs) / AIRTABLE_LIMITS.perTokenPerSecond;
+    for (let i = 5; i < 10; i++)
+      expect(mine[i]!.slotMs).toBeLessThanOrEqual(
+        Math.max(left[i - 5]! + 1000 + margins.sentMarginMs, mine[i - 1]!.slotMs + tokenGap, mine[i]!.nowMs) +
+          0.01,
+      );
+  });
+
   it('paces a base that drew a 429 with the large margin for every start', async () => {
     const token = `tok-${randomUUID()}`;
     const margins = { marginMs: 200, sentMarginMs: 20 };
