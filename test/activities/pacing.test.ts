@@ -319,4 +319,23 @@ describe('PostgresPacer', () => {
     setTimeout(() => controller.abort(new Error('activity cancelled')), 100);
     await expect(pacer.acquire(baseId, token, controller.signal)).rejects.toThrow('activity cancelled');
   });
+
+  it('gives up waiting for its turn to book when its signal aborts, and passes no turn on', async () => {
+    const token = `tok-${randomUUID()}`;
+    const { pool, bookings } = recordingBookings(pools[0]!);
+    const pacer = new PostgresPacer(pool);
+    const baseId = newBaseId();
+    // Ten at once: the first five leave, the next five hold the base's turns while they wait for
+    // the next window.
+    const ten = Promise.all(Array.from({ length: 10 }, () => pacer.acquire(baseId, token)));
+    await until(() => bookings.filter((b) => b.keys.includes(`base:${baseId}`)).length === 10);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('activity cancelled')), 50);
+    await expect(pacer.acquire(baseId, token, controller.signal)).rejects.toThrow('activity cancelled');
+    expect(bookings.filter((b) => b.keys.includes(`base:${baseId}`))).toHaveLength(10);
+    await ten;
+    // Every turn came back: the next request books and gets its start.
+    await pacer.acquire(baseId, token);
+    expect(bookings.filter((b) => b.keys.includes(`base:${baseId}`))).toHaveLength(11);
+  });
 });
