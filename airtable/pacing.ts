@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { sha256 } from '../core/crypto';
+import { sharedWhileInFlight } from '../core/in-flight';
 import {
   airtablePacingWait,
   airtableRateLimited,
@@ -154,8 +155,8 @@ export class PostgresPacer implements AirtablePacer {
    * the first window get the small one, and the database holds 5 bookings instead of 100.
    */
   private readonly turns: Turns;
-  /** The reading of the database's clock in flight, if any. */
-  private clockReading: Promise<void> | undefined;
+  /** The reading of the database's clock, shared by the callers that ask while it is in flight. */
+  private readonly clockReading = sharedWhileInFlight<'clock', void>();
 
   constructor(
     private readonly pool: Pool,
@@ -292,16 +293,11 @@ export class PostgresPacer implements AirtablePacer {
    * requests would otherwise send one reading each, and the first booking would queue behind them all.
    */
   private readClock(): Promise<void> {
-    this.clockReading ??= (async () => {
-      try {
-        const sentAt = performance.now();
-        const { rows } = await this.pool.query<{ now_ms: number }>(`SELECT ${NOW_MS} AS now_ms`);
-        this.clock.add(sentAt, rows[0]!.now_ms, performance.now());
-      } finally {
-        this.clockReading = undefined;
-      }
-    })();
-    return this.clockReading;
+    return this.clockReading('clock', async () => {
+      const sentAt = performance.now();
+      const { rows } = await this.pool.query<{ now_ms: number }>(`SELECT ${NOW_MS} AS now_ms`);
+      this.clock.add(sentAt, rows[0]!.now_ms, performance.now());
+    });
   }
 
   private async release(keys: string[], slot: string): Promise<void> {

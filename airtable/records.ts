@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import Airtable from 'airtable';
 import { sha256 } from '../core/crypto';
+import { sharedWhileInFlight } from '../core/in-flight';
 import { airtableFetch } from './http';
 import { AirtableApiError } from './errors';
 import { paced, type AirtablePacer, type Readiness } from './pacing';
@@ -219,22 +220,18 @@ function hasIdleConnection(endpointUrl: string): boolean {
 function openConnection(endpointUrl: string): Promise<void> {
   // Requests that find no idle connection at once (a burst after a quiet spell) share one opening:
   // a hundred warm-up requests would only queue the burst's first starts behind them.
-  let opening = openings.get(endpointUrl);
-  if (!opening) {
-    opening = airtableBase(endpointUrl, 'warm-up', 'meta', 10_000)
+  return opening(endpointUrl, () =>
+    airtableBase(endpointUrl, 'warm-up', 'meta', 10_000)
       .makeRequest({ method: 'GET', path: '/whoami' })
       .then(
         () => undefined,
         () => undefined,
-      )
-      .finally(() => openings.delete(endpointUrl));
-    openings.set(endpointUrl, opening);
-  }
-  return opening;
+      ),
+  );
 }
 
 /** Connections being opened, by endpoint. */
-const openings = new Map<string, Promise<void>>();
+const opening = sharedWhileInFlight<string, void>();
 
 function assertBatch(size: number): void {
   if (size < 1 || size > WRITE_BATCH_SIZE)

@@ -1,7 +1,7 @@
-import type { Server } from 'node:http';
 import { Client } from '@temporalio/client';
 import { createAirtableAccess } from '../airtable/access';
 import { createApp } from '../api/app';
+import { listen } from '../api/http-server';
 import { composeApi } from '../api/compose';
 import { loadConfig } from '../core/config';
 import { createLogger } from '../core/logger';
@@ -30,9 +30,7 @@ async function main(): Promise<void> {
     logger,
   });
   const app = createApp(deps);
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
+  const server = await listen(app, 0, '127.0.0.1');
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   process.send({

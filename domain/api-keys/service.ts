@@ -2,6 +2,7 @@ import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Pool } from 'pg';
 import { sha256 } from '../../core/crypto';
 import { notFound, ServiceError } from '../../core/errors';
+import { sharedWhileInFlight } from '../../core/in-flight';
 import type { Workspace } from '../workspaces/store';
 import * as store from './store';
 
@@ -80,7 +81,7 @@ export function createApiKeyService(deps: { pool: Pool }) {
    * calls' own work). A call that arrives after the check has answered starts a new one, so a
    * revocation still counts for every call that arrives after it is committed and checked.
    */
-  const checking = new Map<string, Promise<ApiKeyAccess | undefined>>();
+  const checking = sharedWhileInFlight<string, ApiKeyAccess | undefined>();
 
   async function check(digest: string, lookup: string): Promise<ApiKeyAccess | undefined> {
     const key = await store.findApiKeyByLookup(pool, lookup);
@@ -150,12 +151,7 @@ export function createApiKeyService(deps: { pool: Pool }) {
       const match = KEY_FORMAT.exec(presented);
       if (!match) return undefined;
       const digest = sha256(presented);
-      let answer = checking.get(digest);
-      if (!answer) {
-        answer = check(digest, match[1]!).finally(() => checking.delete(digest));
-        checking.set(digest, answer);
-      }
-      return answer;
+      return checking(digest, () => check(digest, match[1]!));
     },
   };
 }

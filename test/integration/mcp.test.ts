@@ -11,6 +11,7 @@ import type { Express } from 'express';
 import request from 'supertest';
 import { createApp } from '../../api/app';
 import { composeApi } from '../../api/compose';
+import { listen as serve } from '../../api/http-server';
 import { sha256 } from '../../core/crypto';
 import { createLogger } from '../../core/logger';
 import { createApiKeyService } from '../../domain/api-keys/service';
@@ -95,15 +96,10 @@ describe('MCP endpoint', () => {
     );
   }
 
-  function listen(api: Express): Promise<{ server: Server; url: URL }> {
-    return new Promise((resolve) => {
-      const s = api.listen(0, '127.0.0.1', () =>
-        resolve({
-          server: s,
-          url: new URL(`http://127.0.0.1:${(s.address() as { port: number }).port}/mcp`),
-        }),
-      );
-    });
+  /** Serves `api` as api/main.ts does, on a free port. */
+  async function listen(api: Express): Promise<{ server: Server; url: URL }> {
+    const server = await serve(api, 0, '127.0.0.1');
+    return { server, url: new URL(`http://127.0.0.1:${(server.address() as { port: number }).port}/mcp`) };
   }
 
   async function createKey(
