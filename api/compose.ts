@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import type { AirtableAccess } from '../airtable/access';
 import { AUTH_DEFAULTS, type AppConfig, type AuthSettings } from '../core/config';
 import type { Logger } from '../core/logger';
+import type { NotificationFeed } from '../db/notifications';
 import { createConversationService } from '../domain/agent/service';
 import { createApiKeyService } from '../domain/api-keys/service';
 import { createChangeSetService } from '../domain/change-sets/service';
@@ -31,6 +32,11 @@ export interface ApiParts {
     /** The sign-in protections; each one left out takes its default (AUTH_DEFAULTS). */
     Partial<AuthSettings>;
   logger: Logger;
+  /**
+   * Postgres's notifications of changes to what API keys reach (`listenForApiKeyAccessChanges`):
+   * with them a valid key's check is kept a few seconds. @default none: every MCP request is checked
+   */
+  accessChanges?: NotificationFeed;
   /** The most model calls of one conversation turn. @default 10 */
   maxStepsPerTurn?: number;
   /** The MCP endpoint's settings. @default from MCP_WRITE_WAIT_SECONDS */
@@ -46,7 +52,7 @@ export function composeApi(parts: ApiParts): ApiDeps {
     logger,
     maxStepsPerTurn: parts.maxStepsPerTurn,
   });
-  const apiKeys = createApiKeyService({ pool });
+  const apiKeys = createApiKeyService({ pool, accessChanges: parts.accessChanges });
   return {
     services: {
       sessions: createSessions({

@@ -7,6 +7,7 @@ import { temporalConnectionOptions } from '../temporal/connection';
 import { dataConverter } from '../temporal/data-converter';
 import { taskQueues } from '../temporal/task-queues';
 import { createAirtableAccess } from '../airtable/access';
+import { listenForApiKeyAccessChanges } from '../domain/api-keys/access-cache';
 import { createApp } from './app';
 import { listen } from './http-server';
 import { composeApi } from './compose';
@@ -25,12 +26,15 @@ async function main(): Promise<void> {
   const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
   // The process's one pacer and schema cache, shared by every request.
   const airtable = createAirtableAccess(pool, config.airtable);
+  // Revocations and workspace changes, from every process, for the API keys' checks kept in memory.
+  const accessChanges = listenForApiKeyAccessChanges(config.databaseUrl, logger);
   const deps = composeApi({
     pool,
     temporal: { client, taskQueue: taskQueues(config.taskQueuePrefix).platform },
     airtable,
     config,
     logger,
+    accessChanges,
     maxStepsPerTurn: config.agent.maxStepsPerTurn,
   });
   const app = createApp(deps);
@@ -53,7 +57,7 @@ async function main(): Promise<void> {
     const forced = setTimeout(() => process.exit(1), 10_000).unref();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
-    await Promise.allSettled([pool.end(), connection.close()]);
+    await Promise.allSettled([pool.end(), connection.close(), accessChanges.close()]);
     clearTimeout(forced);
     logger.info('API stopped');
   };

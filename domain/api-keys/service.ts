@@ -3,7 +3,9 @@ import type { Pool } from 'pg';
 import { sha256 } from '../../core/crypto';
 import { notFound, ServiceError } from '../../core/errors';
 import { sharedWhileInFlight } from '../../core/in-flight';
+import type { NotificationFeed } from '../../db/notifications';
 import type { Workspace } from '../workspaces/store';
+import { AccessCache, type AccessCacheOptions } from './access-cache';
 import * as store from './store';
 
 export type { ApiKeyScope } from './store';
@@ -66,13 +68,27 @@ export function normaliseScopes(scopes: readonly store.ApiKeyScope[]): store.Api
   return scopes.includes('write') ? ['read', 'write'] : ['read'];
 }
 
+/** What the key service needs. */
+export interface ApiKeyServiceDeps {
+  pool: Pool;
+  /**
+   * Postgres's notifications of changes to what keys reach (`api_key_access_changed`). With them,
+   * a valid key's answer is kept a few seconds (while the channel is heard); without them, every
+   * request is checked against Postgres. @default none: nothing is kept
+   */
+  accessChanges?: NotificationFeed;
+  accessCache?: AccessCacheOptions;
+}
+
 /**
  * Workspace API keys: created (the secret shown once, its SHA-256 digest stored), listed without
- * secrets, revoked at once. Every request authenticates against Postgres: nothing is cached, so a
- * revoked key fails on its very next request.
+ * secrets, revoked at once. A request authenticates against Postgres, or against an answer of the
+ * last few seconds that no change has invalidated since (see {@link AccessCache}): a revoked key
+ * fails on its very next request in this process, and in the others as the revocation commits.
  */
-export function createApiKeyService(deps: { pool: Pool }) {
+export function createApiKeyService(deps: ApiKeyServiceDeps) {
   const { pool } = deps;
+  const cache = deps.accessChanges && new AccessCache<ApiKeyAccess>(deps.accessChanges, deps.accessCache);
   /** When this process last wrote each key's `lastUsedAt`: a burst of calls writes it once, not per call. */
   const touched = new Map<string, number>();
   /**
@@ -140,18 +156,34 @@ export function createApiKeyService(deps: { pool: Pool }) {
       if (!/^[0-9a-f-]{36}$/i.test(keyId)) throw notFound('API key');
       const key = await store.revokeApiKey(pool, workspace.id, keyId);
       if (!key) throw notFound('API key');
+      // Not left to the notification: the caller's next request may come before it does.
+      cache?.forgetWorkspace(workspace.id);
       return present(key);
     },
 
     /**
      * What a presented key reaches, or undefined when it is malformed, unknown or revoked. The key is
-     * found by its public part, then its digest compared in constant time; nothing is cached.
+     * found by its public part, then its digest compared in constant time. A recent answer for
+     * the same digest that no change has invalidated is answered from memory.
      */
     async authenticate(presented: string): Promise<ApiKeyAccess | undefined> {
       const match = KEY_FORMAT.exec(presented);
       if (!match) return undefined;
       const digest = sha256(presented);
-      return checking(digest, () => check(digest, match[1]!));
+      const kept = cache?.get(digest);
+      if (kept) return kept;
+      const began = cache?.begin();
+      // Checks begun before a change are not shared with the calls that arrive after it.
+      return checking(`${began?.generation ?? 0}:${digest}`, async () => {
+        const access = await check(digest, match[1]!);
+        if (access && began) cache!.keep(digest, access, began);
+        return access;
+      });
+    },
+
+    /** Stops following the change notifications (the feed itself stays open). */
+    close(): void {
+      cache?.close();
     },
   };
 }

@@ -14,7 +14,9 @@ import { composeApi } from '../../api/compose';
 import { listen as serve } from '../../api/http-server';
 import { sha256 } from '../../core/crypto';
 import { createLogger } from '../../core/logger';
+import { listenForApiKeyAccessChanges } from '../../domain/api-keys/access-cache';
 import { createApiKeyService } from '../../domain/api-keys/service';
+import type { NotificationFeed } from '../../db/notifications';
 import { argumentsSchema, TOOLS } from '../../domain/tools';
 import {
   createActiveWorkspace,
@@ -74,6 +76,7 @@ describe('MCP endpoint', () => {
   let a: { workspaceId: string; baseId: string; read: Secret; write: Secret; writeKeyId: string };
   let b: { workspaceId: string; baseId: string; write: Secret };
   let nextBase = 0;
+  let accessChanges: NotificationFeed;
 
   /** An API wired as api/main.ts wires it, with the MCP write wait given. */
   function apiWith(taskQueue: string, writeWaitMs: number): Express {
@@ -91,6 +94,7 @@ describe('MCP endpoint', () => {
           loginRateLimitPerMinute: 1000,
         },
         logger: createLogger({ level: 'silent' }),
+        accessChanges,
         mcp: { writeWaitMs },
       }),
     );
@@ -169,6 +173,10 @@ describe('MCP endpoint', () => {
     ctx = await createTestContext();
     emulator = await startAirtableEmulator({ seed: opsSeed({ baseIds: BASES }), tokens: [TOKEN] });
     const taskQueue = uniqueTaskQueue('mcp');
+    accessChanges = listenForApiKeyAccessChanges(
+      process.env[TEST_ENV.databaseUrl]!,
+      createLogger({ level: 'silent' }),
+    );
     // Writes wait for their change set up to 45 s here (20 s by default), so a loaded machine
     // answers with the outcome rather than the job id in the tests that expect the outcome.
     app = apiWith(taskQueue, 45_000);
@@ -191,6 +199,7 @@ describe('MCP endpoint', () => {
     await new Promise((resolve) => server.close(resolve));
     await new Promise((resolve) => quickServer.close(resolve));
     await worker.stop();
+    await accessChanges.close();
     await emulator.close();
     await ctx.close();
   });

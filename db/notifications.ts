@@ -1,0 +1,126 @@
+import { Client, escapeIdentifier } from 'pg';
+import type { Logger } from '../core/logger';
+
+/** What a subscriber of a {@link NotificationFeed} is told. */
+export interface NotificationListener {
+  /** One notification's payload. */
+  notified(payload: string): void;
+  /**
+   * The feed was lost or has just been (re)established: notifications may have been missed, so
+   * anything kept on their strength is to be dropped.
+   */
+  reset(): void;
+}
+
+/** Postgres notifications on one channel, on a connection of their own that comes back after a loss. */
+export interface NotificationFeed {
+  /** Whether the channel is being listened to now: only then does a missing notification mean no change. */
+  readonly live: boolean;
+  /** Tells `listener` about every notification from now on; the returned function stops it. */
+  subscribe(listener: NotificationListener): () => void;
+  /** Stops listening and closes the connection. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link listenForNotifications}. */
+export interface NotificationFeedOptions {
+  /** The first wait before connecting again after a loss; doubled up to `maxRetryMs`. @default 500 */
+  retryMs?: number;
+  /** @default 15000 */
+  maxRetryMs?: number;
+  /** How the connection shows in `pg_stat_activity`. @default 'airtable-ops notifications' */
+  applicationName?: string;
+}
+
+/**
+ * Listens to `channel` on a connection of its own (a pooled connection would be handed to others
+ * and lose the LISTEN). After a loss it connects again, with backoff, for as long as it is open;
+ * subscribers are told `reset` on the loss and again once listening resumes.
+ */
+export function listenForNotifications(
+  databaseUrl: string,
+  channel: string,
+  logger: Logger,
+  options: NotificationFeedOptions = {},
+): NotificationFeed {
+  const retryMs = options.retryMs ?? 500;
+  const maxRetryMs = options.maxRetryMs ?? 15_000;
+  const listeners = new Set<NotificationListener>();
+  let live = false;
+  let closed = false;
+  let client: Client | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let delay = retryMs;
+  const log = logger.child({ component: 'notifications', channel });
+
+  const tell = (each: (listener: NotificationListener) => void) => {
+    for (const listener of listeners) each(listener);
+  };
+
+  const lost = (current: Client, err?: Error) => {
+    if (client !== current) return;
+    client = undefined;
+    const wasLive = live;
+    live = false;
+    current.removeAllListeners();
+    // An 'error' after the loss has nobody to tell; without a handler it would end the process.
+    current.on('error', () => undefined);
+    void current.end().catch(() => undefined);
+    if (wasLive) tell((l) => l.reset());
+    if (closed) return;
+    log.warn({ err, retryInMs: delay }, 'lost the notification connection; connecting again');
+    retry = setTimeout(connect, delay);
+    retry.unref();
+    delay = Math.min(delay * 2, maxRetryMs);
+  };
+
+  const connect = () => {
+    retry = undefined;
+    if (closed) return;
+    const current = new Client({
+      connectionString: databaseUrl,
+      keepAlive: true,
+      application_name: options.applicationName ?? 'airtable-ops notifications',
+    });
+    client = current;
+    current.on('error', (err) => lost(current, err));
+    current.on('end', () => lost(current));
+    current.on('notification', (message) => {
+      if (message.channel === channel) tell((l) => l.notified(message.payload ?? ''));
+    });
+    current
+      .connect()
+      .then(() => current.query(`LISTEN ${escapeIdentifier(channel)}`))
+      .then(() => {
+        if (client !== current) return;
+        live = true;
+        delay = retryMs;
+        // Whatever changed while nobody listened is unknown.
+        tell((l) => l.reset());
+      })
+      .catch((err: Error) => lost(current, err));
+  };
+
+  connect();
+
+  return {
+    get live() {
+      return live;
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async close() {
+      closed = true;
+      if (retry) clearTimeout(retry);
+      const current = client;
+      client = undefined;
+      live = false;
+      if (!current) return;
+      current.removeAllListeners();
+      current.on('error', () => undefined);
+      await current.end().catch(() => undefined);
+    },
+  };
+}
