@@ -34,7 +34,7 @@ export interface ApiParts {
   logger: Logger;
   /**
    * Postgres's notifications of changes to what API keys reach (`listenForApiKeyAccessChanges`):
-   * with them a valid key's check is kept a few seconds. @default none: every MCP request is checked
+   * with them a valid key's check is kept up to a minute. @default none: every MCP request is checked
    */
   accessChanges?: NotificationFeed;
   /** The most model calls of one conversation turn. @default 10 */

@@ -1,3 +1,4 @@
+import { subscribe } from 'node:diagnostics_channel';
 import { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -19,6 +20,10 @@ export type ClientsRequest =
 /** What one batch of calls gives back. */
 export interface BurstResult {
   latencies: number[];
+  /** When each call was made and answered, and when the first request left (epoch ms, fractional). */
+  startedAt: number;
+  answeredAt: number[];
+  firstSentAt: number;
   /** Per POST: the client's wait and the server's time inside the tool call. */
   paired: Array<{ latency: number; inside: number }>;
   failures: string[];
@@ -26,6 +31,13 @@ export interface BurstResult {
 
 let clients: McpClient[] = [];
 let paired: BurstResult['paired'] = [];
+/** The machine's clock with microseconds, comparable between the processes. */
+const now = () => performance.timeOrigin + performance.now();
+/** When fetch (undici) first wrote a request's headers to a socket since the burst began. */
+let firstSentAt = Infinity;
+subscribe('undici:client:sendHeaders', () => {
+  if (firstSentAt === Infinity) firstSentAt = now();
+});
 
 const timedFetch: FetchLike = async (input, init) => {
   const started = performance.now();
@@ -56,19 +68,21 @@ async function handle(request: ClientsRequest): Promise<unknown> {
       return { connected: clients.length };
     case 'burst': {
       paired = [];
+      firstSentAt = Infinity;
       const failures: string[] = [];
-      const latencies = await Promise.all(
+      const startedAt = now();
+      const answeredAt = await Promise.all(
         Array.from({ length: request.calls }, async (_, i) => {
-          const started = performance.now();
           const result = (await clients[i % clients.length]!.callTool({
             name: request.tool,
             arguments: request.args,
           })) as CallToolResult;
           if (result.isError) failures.push(JSON.stringify(result.content).slice(0, 200));
-          return performance.now() - started;
+          return now();
         }),
       );
-      return { latencies, paired, failures } satisfies BurstResult;
+      const latencies = answeredAt.map((at) => at - startedAt);
+      return { latencies, startedAt, answeredAt, firstSentAt, paired, failures } satisfies BurstResult;
     }
     case 'close':
       await Promise.allSettled(clients.map((c) => c.close()));

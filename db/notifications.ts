@@ -30,6 +30,11 @@ export interface NotificationFeedOptions {
   maxRetryMs?: number;
   /** How the connection shows in `pg_stat_activity`. @default 'airtable-ops notifications' */
   applicationName?: string;
+  /**
+   * How often the connection is asked a `SELECT 1` while listening: one that does not answer within
+   * `heartbeatMs` counts as lost, so a connection that died silently (no error, no end) is found. @default 10000
+   */
+  heartbeatMs?: number;
 }
 
 /**
@@ -51,6 +56,8 @@ export function listenForNotifications(
   let client: Client | undefined;
   let retry: NodeJS.Timeout | undefined;
   let delay = retryMs;
+  const heartbeatMs = options.heartbeatMs ?? 10_000;
+  let heartbeat: NodeJS.Timeout | undefined;
   const log = logger.child({ component: 'notifications', channel });
 
   const tell = (each: (listener: NotificationListener) => void) => {
@@ -62,6 +69,7 @@ export function listenForNotifications(
     client = undefined;
     const wasLive = live;
     live = false;
+    clearInterval(heartbeat);
     current.removeAllListeners();
     // An 'error' after the loss has nobody to tell; without a handler it would end the process.
     current.on('error', () => undefined);
@@ -95,6 +103,21 @@ export function listenForNotifications(
         if (client !== current) return;
         live = true;
         delay = retryMs;
+        heartbeat = setInterval(() => {
+          const answer = current.query('SELECT 1');
+          const silent = setTimeout(
+            () => lost(current, new Error('no answer to the heartbeat')),
+            heartbeatMs,
+          );
+          answer.then(
+            () => clearTimeout(silent),
+            (err: Error) => {
+              clearTimeout(silent);
+              lost(current, err);
+            },
+          );
+        }, heartbeatMs);
+        heartbeat.unref();
         // Whatever changed while nobody listened is unknown.
         tell((l) => l.reset());
       })
@@ -114,6 +137,7 @@ export function listenForNotifications(
     async close() {
       closed = true;
       if (retry) clearTimeout(retry);
+      clearInterval(heartbeat);
       const current = client;
       client = undefined;
       live = false;

@@ -22,14 +22,17 @@ export function listenForApiKeyAccessChanges(
 
 /** Options of {@link AccessCache}. */
 export interface AccessCacheOptions {
-  /** How long an answer is kept at most, notification or not. @default 5000 */
+  /**
+   * How long an answer is kept at most, notification or not: the bound for a notification lost
+   * while the connection seemed well (its heartbeat finds a dead one within 20 s). @default 60000
+   */
   maxAgeMs?: number;
   /** @default 10000 */
   maxEntries?: number;
 }
 
 /**
- * What valid keys reach, kept for a few seconds per presented key so a burst of MCP calls costs one
+ * What valid keys reach, kept up to a minute per presented key so a burst of MCP calls costs one
  * check, and only while the process listens to {@link API_KEY_ACCESS_CHANNEL}: every change to a
  * key, workspace or connection drops that workspace's answers in every process as it commits, and
  * losing the channel drops them all (a change may have gone unheard). An answer whose check began
@@ -47,7 +50,7 @@ export class AccessCache<Access extends { workspace: { id: string } }> {
     private readonly changes: NotificationFeed,
     options: AccessCacheOptions = {},
   ) {
-    this.maxAgeMs = options.maxAgeMs ?? 5_000;
+    this.maxAgeMs = options.maxAgeMs ?? 60_000;
     this.maxEntries = options.maxEntries ?? 10_000;
     this.unsubscribe = changes.subscribe({
       notified: (workspaceId) => this.forgetWorkspace(workspaceId),

@@ -73,7 +73,7 @@ export interface ApiKeyServiceDeps {
   pool: Pool;
   /**
    * Postgres's notifications of changes to what keys reach (`api_key_access_changed`). With them,
-   * a valid key's answer is kept a few seconds (while the channel is heard); without them, every
+   * a valid key's answer is kept up to a minute (while the channel is heard); without them, every
    * request is checked against Postgres. @default none: nothing is kept
    */
   accessChanges?: NotificationFeed;
@@ -83,7 +83,7 @@ export interface ApiKeyServiceDeps {
 /**
  * Workspace API keys: created (the secret shown once, its SHA-256 digest stored), listed without
  * secrets, revoked at once. A request authenticates against Postgres, or against an answer of the
- * last few seconds that no change has invalidated since (see {@link AccessCache}): a revoked key
+ * last minute that no change has invalidated since (see {@link AccessCache}): a revoked key
  * fails on its very next request in this process, and in the others as the revocation commits.
  */
 export function createApiKeyService(deps: ApiKeyServiceDeps) {
