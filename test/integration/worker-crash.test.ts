@@ -75,6 +75,9 @@ describe('a worker killed mid-provisioning', () => {
       [workspace.id],
     );
     expect(secrets.rows[0].n).toBe(1);
+    // The workspace turns active in the workflow's last activity; the workflow (and so the job) ends
+    // a workflow task later.
+    await handle.result();
     const jobRes = await request(app).get(`/api/v1/jobs/${job.id}`).set(user.auth).expect(200);
     expect(jobRes.body.status).toBe('completed');
     // The kill really interrupted an attempt: verification ran more than once.
