@@ -37,19 +37,6 @@ export interface PacerOptions {
   /** A request that would leave later than this after its slot gives the slot up and takes a new one. @default 20 */
   lateToleranceMs?: number;
   /**
-   * The starts this process books in the first `coldMs` of a base's burst (after `quietMs` without
-   * one) keep `coldMarginMs` from the starts before them, even from those known to have left: a
-   * receiver that has been idle takes its first requests less evenly (new connections, cold caches).
-   * Seen on a 2-core machine: a burst's first request stamped by the receiver 45 ms after it left (the
-   * sixth, 1,015 ms after that, drew a 429), and one 93 ms after its slot. Booked one window ahead,
-   * this covers the second window. @default 1000
-   */
-  coldMs?: number;
-  /** @default 250 */
-  coldMarginMs?: number;
-  /** How long without a start of a base (and token) in this process makes its next burst cold. @default 5000 */
-  quietMs?: number;
-  /**
    * After a 429, this process paces the base with `marginMs` for every start (sent or not) this long:
    * the way to that Airtable is less even than `sentMarginMs` assumed. @default 600000 (10 minutes)
    */
@@ -152,11 +139,6 @@ export class PostgresPacer implements AirtablePacer {
   private readonly sentWindowSecs: number;
   private readonly lateToleranceMs: number;
   private readonly wideningMs: number;
-  private readonly coldMs: number;
-  private readonly coldWindowSecs: number;
-  private readonly quietMs: number;
-  /** Per base and token: when this process's current burst of bookings began, and its latest booking. */
-  private readonly bursts = new Map<string, { began: number; latest: number }>();
   private readonly clock = new ClockMapping(10_000);
   /**
    * Keys (base and token) that drew a 429 in this process, and until when Airtable refuses them;
@@ -190,9 +172,6 @@ export class PostgresPacer implements AirtablePacer {
     this.sentWindowSecs = (1000 + (options.sentMarginMs ?? 15)) / 1000;
     this.lateToleranceMs = options.lateToleranceMs ?? 20;
     this.wideningMs = options.wideningMs ?? 600_000;
-    this.coldMs = options.coldMs ?? 1_000;
-    this.coldWindowSecs = (1000 + (options.coldMarginMs ?? 250)) / 1000;
-    this.quietMs = options.quietMs ?? 5_000;
     this.turns = new Turns(this.limits[0]!);
   }
 
@@ -253,7 +232,6 @@ export class PostgresPacer implements AirtablePacer {
     // and a tighter reading that lands while a later start waits refines when it leaves.
     if (!this.clock.fresh(performance.now())) void this.readClock().catch(() => undefined);
     if (readiness && !readiness.ready()) await readiness.prepare();
-    const cold = this.coldBurst(pair);
     let waitedForReadiness = false;
     for (;;) {
       signal?.throwIfAborted();
@@ -268,12 +246,10 @@ export class PostgresPacer implements AirtablePacer {
           keys,
           this.limits,
           this.gaps,
-          cold ? this.coldWindowSecs : this.windowSecs,
-          cold
-            ? this.coldWindowSecs
-            : (this.penalties.get(pair) ?? -Infinity) + this.wideningMs > Date.now()
-              ? this.windowSecs
-              : this.sentWindowSecs,
+          this.windowSecs,
+          (this.penalties.get(pair) ?? -Infinity) + this.wideningMs > Date.now()
+            ? this.windowSecs
+            : this.sentWindowSecs,
           left.map((l) => l.slot),
           left.map((l) => isoMicros(l.atMs)),
         ],
@@ -310,19 +286,6 @@ export class PostgresPacer implements AirtablePacer {
         await readiness.prepare();
       }
     }
-  }
-
-  /** Whether a booking now falls in the first `coldMs` of a burst of `pair` (and records it). */
-  private coldBurst(pair: string): boolean {
-    const now = performance.now();
-    let burst = this.bursts.get(pair);
-    if (!burst || now - burst.latest > this.quietMs) {
-      this.bursts.delete(pair);
-      this.bursts.set(pair, (burst = { began: now, latest: now }));
-      if (this.bursts.size > 1_000) this.bursts.delete(this.bursts.keys().next().value!);
-    }
-    burst.latest = now;
-    return now - burst.began < this.coldMs;
   }
 
   /**

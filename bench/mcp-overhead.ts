@@ -240,12 +240,8 @@ async function main(): Promise<void> {
     );
   }
 
-  /**
-   * A pause between bursts, as between an agent's: the pacer's window and the emulator's counts clear,
-   * and every burst on either path begins after more than the pacer's `quietMs` (5 s) without a
-   * start, so each one's first second is paced with the cold margin alike (docs/pacing.md).
-   */
-  const settle = () => new Promise((resolve) => setTimeout(resolve, 6_000));
+  /** Lets the pacer's window and the emulator's per-second counts clear between rounds. */
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 1_500));
 
   // Warm-up: the schema cache, connections, JIT.
   for (const phase of phases) {
@@ -359,7 +355,7 @@ async function main(): Promise<void> {
   const lines = [
     `${CALLS} concurrent calls per round (${CLIENTS} MCP clients × ${CALLS / CLIENTS} calls at once, the official SDK's \`Client\` + \`StreamableHTTPClientTransport\`, spread over ${CLIENT_PROCESSES} client process(es) of their own, to \`POST /mcp\` of the API in the bench process, served as \`api/main.ts\` serves it: stateless, a key's check against Postgres kept up to a minute while the process hears Postgres's notifications of key and workspace changes (calls arriving while a check is in flight share it), admitted one per event-loop turn in arrival order), against ${CALLS} concurrent calls of the same tool function on the same Airtable adapter and pacer in the same process ("direct"); ${ROUNDS} rounds per tool, alternating which path goes first, after a warm-up. Emulator in its own process with real limits (5 req/s per base) and a fixed 150 ms latency. \`list_records\` (maxRecords 10) is one Airtable request per call, so both paths queue on the pacer for ~${(CALLS / 5).toFixed(0)} s; \`describe_table\` is answered from the schema cache (no Airtable request): the bare cost of a call under a burst of ${CALLS}. Then ${SEQUENTIAL} \`list_records\` calls one at a time, MCP and direct in turn.`,
     '',
-    "How to read the rows: a paced burst's p50 call is its 50th Airtable start, about ten one-second windows after the first, on either path: MCP p50 − direct p50 is how much later MCP's first starts are booked (the chain behind them follows) plus what the answer's way back adds. The last column times MCP's calls from the moment the burst's first request left a client (written to its socket, as undici reports it) instead of from the calls: the clients' lead is the SDK and fetch making the calls in ten processes on the API's two cores (a process writes none of its requests until it has made all ten), which agents would do on their own machines. Every burst follows a 6 s pause, so on both paths its first second is paced with the pacer's cold margin. The pacer books a process's starts one window ahead, as the ones five places before them leave, so both paths' windows are spaced alike (docs/pacing.md). Each call's own overhead (the second table) also counts the time a call waits for the API's CPU behind the calls that arrived before it; in a paced burst most of that wait overlaps the wait for its start, which both paths have. `describe_table` needs no Airtable request, so there the wait is all overhead: the bare cost of 100 HTTP requests at once on this machine.",
+    "How to read the rows: a paced burst's p50 call is its 50th Airtable start, about ten one-second windows after the first, on either path: MCP p50 − direct p50 is how much later MCP's first starts are booked (the chain behind them follows) plus what the answer's way back adds. The last column times MCP's calls from the moment the burst's first request left a client (written to its socket, as undici reports it) instead of from the calls: the clients' lead is the SDK and fetch making the calls in ten processes on the API's two cores (a process writes none of its requests until it has made all ten), which agents would do on their own machines. The pacer books a process's starts one window ahead, as the ones five places before them leave, so both paths' windows are spaced alike (docs/pacing.md). Each call's own overhead (the second table) also counts the time a call waits for the API's CPU behind the calls that arrived before it; in a paced burst most of that wait overlaps the wait for its start, which both paths have. `describe_table` needs no Airtable request, so there the wait is all overhead: the bare cost of 100 HTTP requests at once on this machine.",
     '',
     `| calls | n | direct p50 / p95 | MCP p50 / p95 | overhead: MCP p50 − direct p50 (target ≤ ${TARGET_MS} ms) | per round | MCP p50 from the burst's first request on the wire: its overhead (the clients' lead, per round) |`,
     '|---|---|---|---|---|---|---|',
