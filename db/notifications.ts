@@ -64,16 +64,20 @@ export function listenForNotifications(
     for (const listener of listeners) each(listener);
   };
 
+  /** Closes a connection no longer used; an 'error' after that has nobody to tell (unhandled, it would end the process). */
+  const retire = (current: Client) => {
+    current.removeAllListeners();
+    current.on('error', () => undefined);
+    return current.end().catch(() => undefined);
+  };
+
   const lost = (current: Client, err?: Error) => {
     if (client !== current) return;
     client = undefined;
     const wasLive = live;
     live = false;
     clearInterval(heartbeat);
-    current.removeAllListeners();
-    // An 'error' after the loss has nobody to tell; without a handler it would end the process.
-    current.on('error', () => undefined);
-    void current.end().catch(() => undefined);
+    void retire(current);
     if (wasLive) tell((l) => l.reset());
     if (closed) return;
     log.warn({ err, retryInMs: delay }, 'lost the notification connection; connecting again');
@@ -141,10 +145,7 @@ export function listenForNotifications(
       const current = client;
       client = undefined;
       live = false;
-      if (!current) return;
-      current.removeAllListeners();
-      current.on('error', () => undefined);
-      await current.end().catch(() => undefined);
+      if (current) await retire(current);
     },
   };
 }

@@ -44,7 +44,6 @@ export class AccessCache<Access extends { workspace: { id: string } }> {
   private generation = 0;
   private readonly maxAgeMs: number;
   private readonly maxEntries: number;
-  private readonly unsubscribe: () => void;
 
   constructor(
     private readonly changes: NotificationFeed,
@@ -52,7 +51,7 @@ export class AccessCache<Access extends { workspace: { id: string } }> {
   ) {
     this.maxAgeMs = options.maxAgeMs ?? 60_000;
     this.maxEntries = options.maxEntries ?? 10_000;
-    this.unsubscribe = changes.subscribe({
+    changes.subscribe({
       notified: (workspaceId) => this.forgetWorkspace(workspaceId),
       reset: () => this.forgetAll(),
     });
@@ -90,11 +89,5 @@ export class AccessCache<Access extends { workspace: { id: string } }> {
   forgetAll(): void {
     this.generation++;
     this.entries.clear();
-  }
-
-  /** Stops following the channel (the feed itself belongs to whoever opened it). */
-  close(): void {
-    this.unsubscribe();
-    this.forgetAll();
   }
 }

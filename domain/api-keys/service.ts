@@ -180,11 +180,6 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
         return access;
       });
     },
-
-    /** Stops following the change notifications (the feed itself stays open). */
-    close(): void {
-      cache?.close();
-    },
   };
 }
 
