@@ -155,6 +155,8 @@ export class PostgresPacer implements AirtablePacer {
    * the first window get the small one, and the database holds 5 bookings instead of 100.
    */
   private readonly turns: Turns;
+  /** This process's booked starts per base and token, in slot order: their turns end in that order. */
+  private readonly order = new SlotOrder();
   /** The reading of the database's clock, shared by the callers that ask while it is in flight. */
   private readonly clockReading = sharedWhileInFlight<'clock', void>();
 
@@ -184,18 +186,23 @@ export class PostgresPacer implements AirtablePacer {
     const keys = pacingKeys(baseId, token);
     const pair = keys.join(' ');
     const turn = await this.turns.take(pair, signal);
-    let slot: string;
+    let booked: { slot: string; place: Place };
     try {
-      slot = await this.book(keys, pair, signal, readiness);
+      booked = await this.book(keys, pair, signal, readiness);
     } catch (err) {
       turn.end();
       throw err;
     }
+    const { slot, place } = booked;
+    // Turns pass in slot order: two starts due in one turn of the event loop can report out of
+    // order (a timer fires before an earlier start's last spin), and a booking made between the two
+    // reports would see the earlier start unsent and space from its slot with the wide margin.
+    const end = () => place.done(() => turn.end());
     let reported = false;
     // A caller that does not say its request left (it had no open connection to leave on) ends its
     // turn once it has had the chance to: the next start is booked without its report.
     setImmediate(() => {
-      if (!reported) turn.end();
+      if (!reported) end();
     });
     return {
       left: () => {
@@ -213,20 +220,20 @@ export class PostgresPacer implements AirtablePacer {
             this.left.delete(pair);
             this.left.set(pair, [...reports, { slot, atMs }]);
             if (this.left.size > 1_000) this.left.delete(this.left.keys().next().value!);
-            turn.end();
+            end();
           }),
         );
       },
     };
   }
 
-  /** Books a start and waits for it; answers the slot when the request may leave. */
+  /** Books a start and waits for it; answers the slot, and its place in line, when the request may leave. */
   private async book(
     keys: string[],
     pair: string,
     signal: AbortSignal | undefined,
     readiness: Readiness | undefined,
-  ): Promise<string> {
+  ): Promise<{ slot: string; place: Place }> {
     // After a quiet spell, one more reading of the database's clock: not waited for, since the
     // booking's own answer maps its slot no earlier than it is (a start due at once leaves at once),
     // and a tighter reading that lands while a later start waits refines when it leaves.
@@ -256,11 +263,13 @@ export class PostgresPacer implements AirtablePacer {
       });
       const { slot, slot_ms: slotMs, now_ms: nowMs } = rows[0]!;
       this.clock.add(sentAt, nowMs, performance.now());
+      const place = this.order.take(pair, slotMs);
       // The database's start time on this process's clock, refined by the readings that arrive meanwhile.
       const target = () => slotMs + this.clock.offset(performance.now());
       try {
         await sleepUntil(target, signal);
       } catch (err) {
+        place.leave();
         await this.release(keys, slot).catch(() => undefined);
         throw err;
       }
@@ -268,6 +277,7 @@ export class PostgresPacer implements AirtablePacer {
       // Airtable counts its 30 s again from each refused request. Booked anew, after the penalty.
       const penaltyLeftMs = (this.penalties.get(pair) ?? 0) - Date.now();
       if (penaltyLeftMs > 0) {
+        place.leave();
         await this.release(keys, slot);
         const until = performance.now() + penaltyLeftMs;
         await sleepUntil(() => until, signal);
@@ -279,7 +289,8 @@ export class PostgresPacer implements AirtablePacer {
       // endpoint that cannot be reached fails on the request itself.
       const onTime = performance.now() - target() <= this.lateToleranceMs;
       const notReady = onTime && !waitedForReadiness && readiness !== undefined && !readiness.ready();
-      if (onTime && !notReady) return slot;
+      if (onTime && !notReady) return { slot, place };
+      place.leave();
       await this.release(keys, slot);
       if (notReady) {
         waitedForReadiness = true;
@@ -357,6 +368,46 @@ class Turns {
         else if (--entry.held === 0) this.keys.delete(key);
       },
     };
+  }
+}
+
+/** A booked start's place in its key's line (see {@link SlotOrder}). */
+interface Place {
+  /** The start is done with (it left, or had its chance to): `then` runs once every earlier start is done too. */
+  done(then: () => void): void;
+  /** The slot was given back: the starts after it no longer wait for it. */
+  leave(): void;
+}
+
+/**
+ * Booked starts per key in slot order, so that what follows each one (its turn passing on) happens
+ * in that order even when a later start finishes first.
+ */
+class SlotOrder {
+  private readonly lines = new Map<string, Array<{ slotMs: number; then?: () => void }>>();
+
+  take(key: string, slotMs: number): Place {
+    let line = this.lines.get(key);
+    if (!line) this.lines.set(key, (line = []));
+    const entry: { slotMs: number; then?: () => void } = { slotMs };
+    let at = line.length;
+    while (at > 0 && line[at - 1]!.slotMs > slotMs) at--;
+    line.splice(at, 0, entry);
+    let settled = false;
+    const settle = (then?: () => void) => {
+      if (settled) return;
+      settled = true;
+      if (then) entry.then = then;
+      else line.splice(line.indexOf(entry), 1);
+      this.flush(key, line);
+    };
+    return { done: (then) => settle(then), leave: () => settle() };
+  }
+
+  /** Runs the `then` of the done starts at the front of the line, in order. */
+  private flush(key: string, line: Array<{ slotMs: number; then?: () => void }>): void {
+    while (line[0]?.then) line.shift()!.then!();
+    if (line.length === 0 && this.lines.get(key) === line) this.lines.delete(key);
   }
 }
 

@@ -99,20 +99,34 @@ export function createWorkspaceService(deps: WorkspaceServiceDeps) {
       };
     },
 
-    /** Starts deprovisioning; one job per workspace, so a repeated call answers the same job. */
+    /**
+     * Starts deprovisioning; one job per workspace, so a repeated call answers the same job. The
+     * workspace is marked `deprovisioning` with the job in one transaction, before the answer: from
+     * then on no new job is accepted for it (a submit already holding the row finishes first, and its
+     * job is then ended by the deprovisioning). If the start fails (503) the workspace stays marked and
+     * a repeated call starts the same job.
+     */
     async remove(workspace: store.Workspace, userId: string): Promise<{ jobId: string }> {
-      if (workspace.status === 'provisioning')
-        throw new ServiceError(
-          409,
-          'workspace_busy',
-          'The workspace is still being provisioned; cancel that job or wait for it',
-        );
       const jobId = `workspace-deprovision-${workspace.id}`;
-      await jobs.insertJob(pool, {
-        id: jobId,
-        kind: 'workspace.deprovision',
-        workspaceId: workspace.id,
-        userId,
+      await withTransaction(pool, async (tx) => {
+        const marked = await store.setWorkspaceStatus(tx, workspace.id, 'deprovisioning', {
+          from: ['active', 'failed', 'deprovisioning'],
+        });
+        if (!marked) {
+          if (!(await store.getWorkspace(tx, workspace.id)))
+            throw new ServiceError(404, 'not_found', 'Workspace not found');
+          throw new ServiceError(
+            409,
+            'workspace_busy',
+            'The workspace is still being provisioned; cancel that job or wait for it',
+          );
+        }
+        await jobs.insertJob(tx, {
+          id: jobId,
+          kind: 'workspace.deprovision',
+          workspaceId: workspace.id,
+          userId,
+        });
       });
       await deps.jobs.start({ jobId, kind: 'workspace.deprovision', workspaceId: workspace.id, userId });
       return { jobId };

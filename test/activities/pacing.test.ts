@@ -234,9 +234,6 @@ describe('PostgresPacer', () => {
     // one second and the small margin from them (the first window's last departure bounds them all;
     // or the token's spacing after the start before, or the booking's own time): booked all at once,
     // before any had left, it would have been spaced by the large margin.
-    // A turn passes when its start's report is recorded; under load two starts can come due in one
-    // turn of the event loop and report out of order, so a second-window booking may still see the
-    // start five places before it unreported (and space from its slot, wider): allow two such.
     const firstWindowLeft = left[4]!;
     const tokenGap = (1000 + margins.marginMs) / AIRTABLE_LIMITS.perTokenPerSecond;
     const narrow = [5, 6, 7, 8, 9].filter(
@@ -249,7 +246,32 @@ describe('PostgresPacer', () => {
         ) +
           0.01,
     );
-    expect(narrow.length).toBeGreaterThanOrEqual(3);
+    expect(narrow).toEqual([5, 6, 7, 8, 9]);
+  });
+
+  it('passes turns in slot order, so the next booking carries every earlier start that left', async () => {
+    // A stand-in database that books every start as due at once and records what each booking
+    // reported as left: the order of events below is then exact, with no timing involved.
+    const reported: string[][] = [];
+    let booked = 0;
+    const database = {
+      query: async (config: string | { values: unknown[] }) => {
+        const nowMs = Date.now();
+        if (typeof config === 'string') return { rows: [{ now_ms: nowMs }] };
+        reported.push(config.values[5] as string[]);
+        return { rows: [{ slot: `slot-${booked++}`, slot_ms: nowMs - 1, now_ms: nowMs }] };
+      },
+    } as unknown as Pool;
+    const pacer = new PostgresPacer(database);
+    const baseId = newBaseId();
+    const first = await Promise.all(Array.from({ length: 5 }, () => pacer.acquire(baseId, 'tok')));
+    const sixth = pacer.acquire(baseId, 'tok');
+    // The later starts report first (as when two come due in one turn and the later one's timer fires
+    // before the earlier one's last spin): the sixth is booked once the first has reported too.
+    for (const start of [...first].reverse()) start.left();
+    await sixth;
+    expect(reported).toHaveLength(6);
+    expect([...reported[5]!].sort()).toEqual(['slot-0', 'slot-1', 'slot-2', 'slot-3', 'slot-4']);
   });
 
   it('paces a base that drew a 429 with the large margin for every start', async () => {

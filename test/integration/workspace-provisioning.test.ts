@@ -261,6 +261,39 @@ describe('workspace provisioning, end to end', () => {
     expect(await jobs.abandonStalePending(60)).toBe(0);
   });
 
+  it('marks the workspace as going before DELETE answers: no new job is accepted, even before the workflow runs', async () => {
+    const user = await registerUser(app);
+    const created = await createWorkspace(user.auth, 'Going', TOKEN);
+    const workspaceId = created.body.workspace.id;
+    expect((await settled(user.auth, workspaceId)).status).toBe('active');
+    // No worker polls this queue, so the deprovisioning workflow cannot have run any step yet.
+    const idle = createTestApi(ctx, uniqueTaskQueue('deprovision-unpolled'));
+    const deleted = await request(idle)
+      .delete(`/api/v1/workspaces/${workspaceId}`)
+      .set(user.auth)
+      .expect(202);
+    try {
+      const workspace = await request(idle)
+        .get(`/api/v1/workspaces/${workspaceId}`)
+        .set(user.auth)
+        .expect(200);
+      expect(workspace.body.status).toBe('deprovisioning');
+      const refused = await request(idle)
+        .post(`/api/v1/workspaces/${workspaceId}/changes`)
+        .set(user.auth)
+        .send({ steps: [{ table: 'Projects', action: 'create', records: [{ fields: { Name: 'Late' } }] }] })
+        .expect(409);
+      expect(refused.body.error.code).toBe('workspace_not_active');
+      const again = await request(idle)
+        .delete(`/api/v1/workspaces/${workspaceId}`)
+        .set(user.auth)
+        .expect(202);
+      expect(again.body.job.id).toBe(deleted.body.job.id);
+    } finally {
+      await ctx.client.workflow.getHandle(deleted.body.job.id).terminate('test over');
+    }
+  });
+
   it('deprovisions: the secret is erased and the rows are gone', async () => {
     const user = await registerUser(app);
     const created = await createWorkspace(user.auth, 'Short-lived', TOKEN);
