@@ -21,6 +21,7 @@ import {
   saveSchemaSnapshot,
   setWorkspaceStatus,
 } from '../domain/workspaces/store';
+import { placeClients } from './cpu-placement';
 import { startEmulatorProcess } from './emulator-process';
 import type { BurstResult, ClientsRequest } from './mcp-clients';
 import { recreateDatabase } from '../db/admin';
@@ -31,8 +32,8 @@ import { busiestSecond, tightestSpan } from '@airtable-ops/airtable-emulator';
 /**
  * What `POST /mcp` adds to a read tool call. 100 concurrent `list_records` calls (10 records each:
  * one Airtable request) through the MCP endpoint (the official SDK's Client over Streamable HTTP,
- * 10 clients × 10 calls at once, each client in a process of its own as agents are, the API in this
- * process on a real port) against 100 concurrent calls of the same tool function on the same
+ * 10 clients × 10 calls at once, each client in a process of its own as agents are, by default on a
+ * core the API does not use (bench/cpu-placement.ts), the API in this process on a real port) against 100 concurrent calls of the same tool function on the same
  * Airtable adapter and pacer without MCP, alternating, in the same run. The emulator runs in its own
  * process with real limits (5 req/s per base) and a fixed 150 ms latency (a random one put ±20 ms
  * of noise on each path's p50), so both paths queue on the pacer the same way; then the same with
@@ -44,6 +45,11 @@ import { busiestSecond, tightestSpan } from '@airtable-ops/airtable-emulator';
 const CALLS = Number(process.argv[2] ?? 100);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const CLIENTS = 10;
+/**
+ * `apart` (default): the client processes on a core of their own, as agents are on machines of
+ * their own; `shared`: on the API's cores too (BENCH_MCP_CLIENTS_CPU).
+ */
+const PLACEMENT = process.env.BENCH_MCP_CLIENTS_CPU === 'shared' ? 'shared' : 'apart';
 /** Client processes the clients are spread over (BENCH_MCP_CLIENT_PROCESSES, 1 to 10). */
 const CLIENT_PROCESSES = Number(process.env.BENCH_MCP_CLIENT_PROCESSES ?? 10);
 const SEQUENTIAL = 30;
@@ -146,13 +152,14 @@ async function main(): Promise<void> {
   // As api/main.ts serves it (keep-alive included).
   const server = await listen(app, 0, '127.0.0.1');
   const url = new URL(`http://127.0.0.1:${(server.address() as { port: number }).port}/mcp`);
-  // The MCP clients in a process of their own (bench/mcp-clients.ts), as clients are elsewhere in
-  // production: their CPU is not the API's. Each tools/call POST comes back with its client's wait
-  // and the server's time inside the tool call (`Server-Timing`): each call's overhead, exactly.
+  // The MCP clients in processes of their own (bench/mcp-clients.ts), as clients are elsewhere in
+  // production, and by default on a core of their own: their CPU is not the API's. Each tools/call
+  // POST comes back with its client's wait and the server's time inside the tool call
+  // (`Server-Timing`): each call's overhead, exactly.
+  const placement = placeClients(PLACEMENT);
   const processes = Array.from({ length: CLIENT_PROCESSES }, () => {
     const child: ChildProcess = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join(__dirname, 'mcp-clients.ts')],
+      ...placement.forClients(process.execPath, ['--import', 'tsx', path.join(__dirname, 'mcp-clients.ts')]),
       { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
     );
     const pending: Array<(reply: { ok: boolean; answer?: unknown; error?: string }) => void> = [];
@@ -218,6 +225,8 @@ async function main(): Promise<void> {
       failures.examples.push(...p.failures);
       paired.push(...p.paired);
     }
+    if (calls === CALLS)
+      bursts.push({ tool: phase.tool, path: 'mcp', startedAt: Math.min(...parts.map((p) => p.startedAt)) });
     return {
       latencies: parts.flatMap((p) => p.latencies),
       fromWire: parts.flatMap((p) => p.answeredAt.map((at) => at - firstSent)),
@@ -225,9 +234,13 @@ async function main(): Promise<void> {
     };
   }
 
+  /** When each burst's calls were made (epoch ms), to find its first Airtable request in the emulator's log. */
+  const bursts: Array<{ tool: string; path: 'mcp' | 'direct'; startedAt: number }> = [];
+
   async function direct(phase: Phase): Promise<number[]> {
     const tool = findTool(phase.tool)!;
     if (tool.kind === 'records') throw new Error('read tools only');
+    bursts.push({ tool: phase.tool, path: 'direct', startedAt: performance.timeOrigin + performance.now() });
     return Promise.all(
       Array.from({ length: CALLS }, async () => {
         const started = performance.now();
@@ -345,6 +358,13 @@ async function main(): Promise<void> {
     6,
   );
 
+  // How long after its calls each measured list_records burst's first request reached the emulator
+  // (its millisecond stamp): where the two paths' chains of starts begin.
+  const firstArrival = (path: 'mcp' | 'direct') =>
+    bursts
+      .filter((b) => b.path === path && b.tool === 'list_records' && b.startedAt >= logStart)
+      .map((b) => baseRequests.find((e) => e.at >= Math.floor(b.startedAt))!.at - b.startedAt);
+
   await askAll({ type: 'close' });
   await new Promise((resolve) => server.close(resolve));
   await temporal.stop();
@@ -353,9 +373,9 @@ async function main(): Promise<void> {
   await pool.end();
 
   const lines = [
-    `${CALLS} concurrent calls per round (${CLIENTS} MCP clients × ${CALLS / CLIENTS} calls at once, the official SDK's \`Client\` + \`StreamableHTTPClientTransport\`, spread over ${CLIENT_PROCESSES} client process(es) of their own, to \`POST /mcp\` of the API in the bench process, served as \`api/main.ts\` serves it: stateless, a key's check against Postgres kept up to a minute while the process hears Postgres's notifications of key and workspace changes (calls arriving while a check is in flight share it), admitted one per event-loop turn in arrival order), against ${CALLS} concurrent calls of the same tool function on the same Airtable adapter and pacer in the same process ("direct"); ${ROUNDS} rounds per tool, alternating which path goes first, after a warm-up. Emulator in its own process with real limits (5 req/s per base) and a fixed 150 ms latency. \`list_records\` (maxRecords 10) is one Airtable request per call, so both paths queue on the pacer for ~${(CALLS / 5).toFixed(0)} s; \`describe_table\` is answered from the schema cache (no Airtable request): the bare cost of a call under a burst of ${CALLS}. Then ${SEQUENTIAL} \`list_records\` calls one at a time, MCP and direct in turn.`,
+    `${CALLS} concurrent calls per round (${CLIENTS} MCP clients × ${CALLS / CLIENTS} calls at once, the official SDK's \`Client\` + \`StreamableHTTPClientTransport\`, spread over ${CLIENT_PROCESSES} client process(es) of their own (${placement.description}), to \`POST /mcp\` of the API in the bench process, served as \`api/main.ts\` serves it: stateless, a key's check against Postgres kept up to a minute while the process hears Postgres's notifications of key and workspace changes (calls arriving while a check is in flight share it), admitted one per event-loop turn in arrival order), against ${CALLS} concurrent calls of the same tool function on the same Airtable adapter and pacer in the same process ("direct"); ${ROUNDS} rounds per tool, alternating which path goes first, after a warm-up. Emulator in its own process with real limits (5 req/s per base) and a fixed 150 ms latency. \`list_records\` (maxRecords 10) is one Airtable request per call, so both paths queue on the pacer for ~${(CALLS / 5).toFixed(0)} s; \`describe_table\` is answered from the schema cache (no Airtable request): the bare cost of a call under a burst of ${CALLS}. Then ${SEQUENTIAL} \`list_records\` calls one at a time, MCP and direct in turn.`,
     '',
-    "How to read the rows: a paced burst's p50 call is its 50th Airtable start, about ten one-second windows after the first, on either path: MCP p50 − direct p50 is how much later MCP's first starts are booked (the chain behind them follows) plus what the answer's way back adds. The last column times MCP's calls from the moment the burst's first request left a client (written to its socket, as undici reports it) instead of from the calls: the clients' lead is the SDK and fetch making the calls in ten processes on the API's two cores (a process writes none of its requests until it has made all ten), which agents would do on their own machines. The pacer books a process's starts one window ahead, as the ones five places before them leave, so both paths' windows are spaced alike (docs/pacing.md). Each call's own overhead (the second table) also counts the time a call waits for the API's CPU behind the calls that arrived before it; in a paced burst most of that wait overlaps the wait for its start, which both paths have. `describe_table` needs no Airtable request, so there the wait is all overhead: the bare cost of 100 HTTP requests at once on this machine.",
+    "How to read the rows: a paced burst's p50 call is its 50th Airtable start, about ten one-second windows after the first, on either path: MCP p50 − direct p50 is how much later MCP's first starts are booked (the chain behind them follows) plus what the answer's way back adds. The last column times MCP's calls from the moment the burst's first request left a client (written to its socket, as undici reports it) instead of from the calls: the clients' lead is the SDK and fetch making the calls in ten processes (a process writes none of its requests until it has made all ten), which agents would do on their own machines. Rounds vary by about ±10 ms (when the Postgres booking of each window's starts is answered, which the two paths share), so a small negative overhead is noise, not a gain. The pacer books a process's starts one window ahead, as the ones five places before them leave, so both paths' windows are spaced alike (docs/pacing.md). Each call's own overhead (the second table) also counts the time a call waits for the API's CPU behind the calls that arrived before it; in a paced burst most of that wait overlaps the wait for its start, which both paths have. `describe_table` needs no Airtable request, so there the wait is all overhead: the bare cost of 100 HTTP requests at once on this machine.",
     '',
     `| calls | n | direct p50 / p95 | MCP p50 / p95 | overhead: MCP p50 − direct p50 (target ≤ ${TARGET_MS} ms) | per round | MCP p50 from the burst's first request on the wire: its overhead (the clients' lead, per round) |`,
     '|---|---|---|---|---|---|---|',
@@ -367,9 +387,17 @@ async function main(): Promise<void> {
     '|---|---|---|---|',
     ...perCall,
     '',
+    `The burst's first Airtable request reached the emulator (stamped to the millisecond) ${firstArrival('mcp').map(ms).join(', ')} after the calls through MCP, ${firstArrival('direct').map(ms).join(', ')} direct (\`list_records\`, per round).`,
+    '',
     `429 answers from the emulator during the measured rounds: ${refusals}; calls that failed: ${failures.mcp} through MCP, ${failures.direct} direct (warm-up: ${warmUpFailures}). Busiest second of the base's requests at the emulator: ${busiest} of ${baseRequests.length}; the shortest span holding 6: ${closest.toFixed(0)} ms. Load average (1 min) at the start of the measured rounds: ${loadBefore.toFixed(1)} on ${os.cpus().length} cores (the machine is shared). Verdict on the read tool that calls the adapter (\`list_records\`, 100 at once: MCP p50 − direct p50 ≤ ${TARGET_MS} ms, no 429): ${verdicts[0] && refusals === 0 ? 'met' : 'missed'}.`,
   ];
-  recordResult('MCP: read tool call overhead', `npx tsx bench/mcp-overhead.ts ${CALLS} ${ROUNDS}`, lines);
+  recordResult(
+    placement.mode === 'apart'
+      ? 'MCP: read tool call overhead'
+      : "MCP: read tool call overhead, the clients on the API's cores",
+    `${placement.mode === 'apart' ? '' : 'BENCH_MCP_CLIENTS_CPU=shared '}npx tsx bench/mcp-overhead.ts ${CALLS} ${ROUNDS}`,
+    lines,
+  );
   console.log(lines.join('\n'));
   if (failures.examples.length) console.error('failures, e.g.:', failures.examples.slice(0, 3));
   if (refusals > 0) process.exitCode = 1;
