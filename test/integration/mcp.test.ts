@@ -23,6 +23,7 @@ import {
   createTestContext,
   eventually,
   registerUser,
+  queryCountingPool,
   settledJob,
   startWorker,
   uniqueTaskQueue,
@@ -252,22 +253,14 @@ describe('MCP endpoint', () => {
     });
 
     it('are checked once for the calls that arrive while a check is in flight, and revoked for the next call', async () => {
-      let lookups = 0;
       // The service on a pool that counts the key lookups it is asked for.
-      const counting = new Proxy(ctx.pool, {
-        get(target, property, receiver) {
-          if (property !== 'query') return Reflect.get(target, property, receiver);
-          return (...args: Parameters<typeof target.query>) => {
-            if (/FROM api_keys k/.test(String((args[0] as { text?: string }).text ?? args[0]))) lookups++;
-            return (target.query as (...a: unknown[]) => unknown)(...args);
-          };
-        },
-      });
-      const keys = createApiKeyService({ pool: counting });
+      const counting = queryCountingPool(ctx.pool, /FROM api_keys k/);
+      const lookups = counting.count;
+      const keys = createApiKeyService({ pool: counting.pool });
       const key = await createKey(owner.auth, a.workspaceId, ['read'], 'burst');
       const answers = await Promise.all(Array.from({ length: 20 }, () => keys.authenticate(key.secret)));
       expect(answers.map((x) => x?.principal.keyId)).toEqual(Array(20).fill(key.id));
-      expect(lookups).toBe(1);
+      expect(lookups()).toBe(1);
       const wrong = `${key.secret.slice(0, -1)}${key.secret.endsWith('x') ? 'y' : 'x'}`;
       expect(await keys.authenticate(wrong)).toBeUndefined();
 
@@ -277,7 +270,7 @@ describe('MCP endpoint', () => {
         .expect(204);
       // A check that starts after the revocation sees it.
       expect(await keys.authenticate(key.secret)).toBeUndefined();
-      expect(lookups).toBe(3);
+      expect(lookups()).toBe(3);
     });
 
     it('refuse bad input, other users and missing sign-in with the JSON error shape', async () => {

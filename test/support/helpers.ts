@@ -390,3 +390,35 @@ export function scheduledActivityTypes(history: temporal.api.history.v1.IHistory
       : [],
   );
 }
+
+/** A pool that counts the queries matching a pattern, from {@link queryCountingPool}. */
+export interface QueryCountingPool {
+  pool: Pool;
+  /** How many matching queries were sent so far. */
+  count(): number;
+}
+
+/**
+ * `pool`, counting the queries whose text matches `pattern` (named statements included); with
+ * `hold.until` set, a matching query waits for it before it is sent (to change things meanwhile).
+ */
+export function queryCountingPool(
+  pool: Pool,
+  pattern: RegExp,
+  hold?: { until?: Promise<void> },
+): QueryCountingPool {
+  let count = 0;
+  const counting = new Proxy(pool, {
+    get(target, property, receiver) {
+      if (property !== 'query') return Reflect.get(target, property, receiver);
+      return async (...args: Parameters<typeof target.query>) => {
+        if (pattern.test(String((args[0] as { text?: string }).text ?? args[0]))) {
+          count++;
+          if (hold?.until) await hold.until;
+        }
+        return (target.query as (...a: unknown[]) => unknown)(...args);
+      };
+    },
+  });
+  return { pool: counting, count: () => count };
+}
