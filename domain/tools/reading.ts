@@ -132,15 +132,21 @@ export const readingTools = [
         .optional()
         .describe('An Airtable formula; records where it is true are returned.'),
       sort: Sort,
+      fields: z
+        .array(z.string())
+        .optional()
+        .describe('Fields to return (names or ids); default: every field.'),
     }),
     annotations: { title: 'List records', readOnlyHint: true },
     async run(context, args) {
       const table = await tableOf(context, args);
       const max = Math.min(args.maxRecords ?? 100, MAX_LISTED);
+      // Resolved first, so a misspelt field is named in the error instead of refused by Airtable.
+      const fields = args.fields?.map((f) => resolveField(table, f).name);
       const { records, more } = await readRecords(
         context,
         table.id,
-        { filterByFormula: args.filterByFormula, view: args.view, sort: args.sort },
+        { filterByFormula: args.filterByFormula, view: args.view, sort: args.sort, fields },
         max,
       );
       return {

@@ -422,7 +422,15 @@ describe('MCP endpoint', () => {
     expect(byName.delete_records!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
     expect(byName.create_record!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false });
     expect(Object.keys((byName.list_records!.inputSchema as { properties: object }).properties)).toEqual(
-      expect.arrayContaining(['baseId', 'tableId', 'view', 'maxRecords', 'filterByFormula', 'sort']),
+      expect.arrayContaining([
+        'baseId',
+        'tableId',
+        'view',
+        'maxRecords',
+        'filterByFormula',
+        'sort',
+        'fields',
+      ]),
     );
   });
 
@@ -442,6 +450,23 @@ describe('MCP endpoint', () => {
     const tasks = emulator.listRecords(a.baseId, 'Tasks');
     const listed = await call(client, 'list_records', { tableId: 'Tasks', maxRecords: 5 });
     expect((listed.body.records as unknown[]).length).toBe(5);
+    // Only the fields asked for, by name or by id, as airtable-mcp-server's `fields` argument.
+    const schema = await call(client, 'describe_table', { tableId: 'Tasks' });
+    const estimate = (schema.body.fields as Array<{ id: string; name: string }>).find(
+      (f) => f.name === 'Estimate',
+    )!;
+    const keysOf = (res: typeof listed) =>
+      new Set((res.body.records as Array<{ fields: object }>).flatMap((r) => Object.keys(r.fields)));
+    expect([...keysOf(listed)]).toEqual(expect.arrayContaining(['Title', 'Estimate', 'Project']));
+    const narrow = await call(client, 'list_records', {
+      tableId: 'Tasks',
+      maxRecords: 5,
+      fields: ['Title', estimate.id],
+    });
+    expect([...keysOf(narrow)].sort()).toEqual(['Estimate', 'Title']);
+    const misspelt = await call(client, 'list_records', { tableId: 'Tasks', fields: ['Titel'] });
+    expect(misspelt.raw.isError).toBe(true);
+    expect(misspelt.body.error).toContain('No field "Titel" in table Tasks');
     const one = await call(client, 'get_record', {
       baseId: a.baseId,
       tableId: 'Tasks',
