@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { ServiceError } from '../../core/errors';
+import { withTransaction } from '../../db/pool';
 import {
   approvalDecidedSignal,
   CONVERSATION_ENDED,
@@ -10,7 +11,7 @@ import {
 } from '../../workflows/conversations';
 import type { JobService } from '../jobs/service';
 import * as jobs from '../jobs/store';
-import type { Workspace } from '../workspaces/store';
+import { holdActiveWorkspace, type Workspace } from '../workspaces/store';
 import type { ApprovalView, MessageView, UsageTotals } from './model';
 import * as store from './store';
 
@@ -47,13 +48,19 @@ export function createConversationService(deps: ConversationServiceDeps) {
       if (workspace.status !== 'active')
         throw new ServiceError(409, 'workspace_not_active', `The workspace is ${workspace.status}`);
       const id = `conversation-${randomUUID()}`;
-      const conversation = await store.insertConversation(pool, {
-        id,
-        workspaceId: workspace.id,
-        userId,
-        title: title ?? 'New conversation',
+      // Recorded holding the workspace row, as change sets are: a deprovisioning that marks the
+      // workspace meanwhile either sees this job (and ends it) or makes this refuse.
+      const conversation = await withTransaction(pool, async (tx) => {
+        await holdActiveWorkspace(tx, workspace.id);
+        const row = await store.insertConversation(tx, {
+          id,
+          workspaceId: workspace.id,
+          userId,
+          title: title ?? 'New conversation',
+        });
+        await jobs.insertJob(tx, { id, kind: 'conversation', workspaceId: workspace.id, userId });
+        return row;
       });
-      await jobs.insertJob(pool, { id, kind: 'conversation', workspaceId: workspace.id, userId });
       try {
         await deps.jobs.start({ jobId: id, kind: 'conversation', workspaceId: workspace.id, userId });
       } catch (err) {

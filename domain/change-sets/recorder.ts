@@ -93,8 +93,7 @@ export function createChangeSetRecorder(deps: ChangeSetRecorderDeps) {
     await withTransaction(pool, async (tx) => {
       // Deprovisioning ends the workspace's jobs after it marks it: a job recorded here is either
       // seen by it, or refused because the workspace is no longer active.
-      if (!(await workspaces.lockActiveWorkspace(tx, workspace.id)))
-        throw new ServiceError(409, 'workspace_not_active', 'The workspace is no longer active');
+      await workspaces.holdActiveWorkspace(tx, workspace.id);
       await jobs.insertJob(tx, {
         id: jobId,
         kind: job.kind,

@@ -20,7 +20,7 @@ import { dropMirrorTables, ensureMirrorSchema, mirrorNames } from '../sync-runs/
 import type { MirrorTables, SyncRunInput } from '../sync-runs/model';
 import * as runs from '../sync-runs/store';
 import { readWorkspaceConnection } from '../workspaces/connection';
-import { getSchemaSnapshot, lockActiveWorkspace, type Workspace } from '../workspaces/store';
+import { getSchemaSnapshot, holdActiveWorkspace, type Workspace } from '../workspaces/store';
 import { parseDuration, SYNC_LIMITS, syncRunWorkflowId, syncScheduleId, type SyncSchedule } from './model';
 import * as store from './store';
 
@@ -314,8 +314,7 @@ export function createSyncService(deps: SyncServiceDeps) {
       const id = randomUUID();
       const scheduleId = syncScheduleId(workspace.id, id);
       await withTransaction(pool, async (tx) => {
-        if (!(await lockActiveWorkspace(tx, workspace.id)))
-          throw new ServiceError(409, 'workspace_not_active', 'The workspace is not active');
+        await holdActiveWorkspace(tx, workspace.id);
         const inserted = await store.insertSync(tx, {
           id,
           workspaceId: workspace.id,

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { decryptSecret, encryptSecret } from '../../core/crypto';
+import { ServiceError } from '../../core/errors';
 import type { AirtableTableSchema } from '../../airtable/meta';
 
 type Queryable = Pool | PoolClient;
@@ -128,6 +129,12 @@ export async function lockActiveWorkspace(db: Queryable, id: string): Promise<bo
     [id],
   );
   return (rowCount ?? 0) > 0;
+}
+
+/** {@link lockActiveWorkspace} for recording a new job: a workspace that is not active answers 409. */
+export async function holdActiveWorkspace(db: Queryable, id: string): Promise<void> {
+  if (!(await lockActiveWorkspace(db, id)))
+    throw new ServiceError(409, 'workspace_not_active', 'The workspace is no longer active');
 }
 
 export async function deleteWorkspace(db: Queryable, id: string): Promise<void> {

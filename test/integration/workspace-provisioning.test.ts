@@ -261,13 +261,18 @@ describe('workspace provisioning, end to end', () => {
     expect(await jobs.abandonStalePending(60)).toBe(0);
   });
 
-  it('marks the workspace as going before DELETE answers: no new job is accepted, even before the workflow runs', async () => {
+  /** A new user's active workspace, and the API on a task queue no worker polls (its jobs run no step). */
+  async function activeWorkspaceAndIdleApi(name: string) {
     const user = await registerUser(app);
-    const created = await createWorkspace(user.auth, 'Going', TOKEN);
-    const workspaceId = created.body.workspace.id;
+    const created = await createWorkspace(user.auth, name, TOKEN);
+    const workspaceId = created.body.workspace.id as string;
     expect((await settled(user.auth, workspaceId)).status).toBe('active');
-    // No worker polls this queue, so the deprovisioning workflow cannot have run any step yet.
-    const idle = createTestApi(ctx, uniqueTaskQueue('deprovision-unpolled'));
+    return { user, workspaceId, idle: createTestApi(ctx, uniqueTaskQueue('unpolled')) };
+  }
+
+  it('marks the workspace as going before DELETE answers: no new job is accepted, even before the workflow runs', async () => {
+    // The deprovisioning workflow cannot have run any step yet.
+    const { user, workspaceId, idle } = await activeWorkspaceAndIdleApi('Going');
     const deleted = await request(idle)
       .delete(`/api/v1/workspaces/${workspaceId}`)
       .set(user.auth)
@@ -291,6 +296,44 @@ describe('workspace provisioning, end to end', () => {
       expect(again.body.job.id).toBe(deleted.body.job.id);
     } finally {
       await ctx.client.workflow.getHandle(deleted.body.job.id).terminate('test over');
+    }
+  });
+
+  it('refuses a conversation whose workspace is marked for removal while it is being recorded', async () => {
+    const { user, workspaceId, idle } = await activeWorkspaceAndIdleApi('Racing');
+    // A DELETE's marking, caught between its update and its commit.
+    const marking = await ctx.pool.connect();
+    try {
+      await marking.query('BEGIN');
+      await marking.query(`UPDATE workspaces SET status = 'deprovisioning' WHERE id = $1`, [workspaceId]);
+      let answered = false;
+      const creating = request(idle)
+        .post(`/api/v1/workspaces/${workspaceId}/conversations`)
+        .set(user.auth)
+        .send({})
+        .then((res) => {
+          answered = true;
+          return res;
+        });
+      // The request has read the workspace as active; it either waits for the row or (unguarded) answers.
+      await eventually(async () => {
+        if (answered) return true;
+        const { rowCount } = await ctx.pool.query(
+          `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FROM workspaces%FOR SHARE%'`,
+        );
+        return rowCount ? true : undefined;
+      });
+      await marking.query('COMMIT');
+      const res = await creating;
+      expect(res.status).toBe(409);
+      expect(res.body.error.code).toBe('workspace_not_active');
+      const { rowCount } = await ctx.pool.query(`SELECT 1 FROM conversations WHERE workspace_id = $1`, [
+        workspaceId,
+      ]);
+      expect(rowCount).toBe(0);
+    } finally {
+      await marking.query('ROLLBACK').catch(() => undefined);
+      marking.release();
     }
   });
 
