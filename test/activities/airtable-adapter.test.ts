@@ -175,34 +175,40 @@ describe('Airtable adapter against the emulator', () => {
     expect(missing.failure.nonRetryable).toBe(true);
   });
 
-  /** Lifts the penalties a 429 left on the test base and `token`, so later requests need not wait 30 s. */
-  const liftPenalties = (token: string) =>
+  /** Lifts the penalties a 429 left on `baseId` and `token`, so later requests need not wait 30 s. */
+  const liftPenalties = (baseId: string, token: string) =>
     pool.query(`UPDATE airtable_pacing SET penalty_until = NULL WHERE key = ANY($1)`, [
-      [`base:${SMALL_BASE_ID}`, tokenKey(token)],
+      [`base:${baseId}`, tokenKey(token)],
     ]);
 
-  /** Runs `fn` against an emulator that answers 429 to everything, under a token of its own. */
-  async function withThrottledEmulator(fn: (throttled: AirtableEmulator, token: string) => Promise<void>) {
+  /**
+   * Runs `fn` against an emulator that answers 429 to everything, under a token and a base id of
+   * its own: the 30 s hold a 429 puts on its base must not reach the other test files' bases.
+   */
+  async function withThrottledEmulator(
+    fn: (throttled: AirtableEmulator, token: string, baseId: string) => Promise<void>,
+  ) {
     const token = `patThrottled.${randomUUID()}`;
+    const baseId = `app${randomUUID().replace(/-/g, '').slice(0, 14)}`;
     const throttled = await startAirtableEmulator({
-      seed: smallSeed(),
+      seed: smallSeed(baseId),
       tokens: [token],
       faults: { rateLimitRate: 1 },
     });
     try {
-      await fn(throttled, token);
+      await fn(throttled, token, baseId);
     } finally {
-      await liftPenalties(token);
+      await liftPenalties(baseId, token);
       await throttled.close();
     }
   }
 
   it('retries 429 no sooner than 30 s and penalizes the base; retries 5xx with backoff', () =>
-    withThrottledEmulator(async (throttled, token) => {
+    withThrottledEmulator(async (throttled, token, baseId) => {
       const r = createAirtableRecords({
         endpointUrl: throttled.url,
         token,
-        baseId: SMALL_BASE_ID,
+        baseId,
         pacer: new PostgresPacer(pool),
       });
       const limited = await failureOf(r.listPage('Tasks'));
@@ -211,11 +217,11 @@ describe('Airtable adapter against the emulator', () => {
       expect((limited.failure as ApplicationFailure).nextRetryDelay).toBe('30s');
       const { rows } = await pool.query(
         `SELECT penalty_until > now() + interval '25 seconds' AS held FROM airtable_pacing WHERE key = $1`,
-        [`base:${SMALL_BASE_ID}`],
+        [`base:${baseId}`],
       );
       expect(rows[0].held).toBe(true);
       // The token is held too; lift both so the 5xx check does not wait out the 30 s.
-      await liftPenalties(token);
+      await liftPenalties(baseId, token);
 
       throttled.setFaults({ serverErrorRate: 1 });
       const unavailable = await failureOf(r.listPage('Tasks'));
@@ -227,17 +233,17 @@ describe('Airtable adapter against the emulator', () => {
     }));
 
   it('paces meta-API calls and holds the base after a 429 from one', () =>
-    withThrottledEmulator(async (throttled, token) => {
+    withThrottledEmulator(async (throttled, token, baseId) => {
       const http = { endpointUrl: throttled.url, token, pacer: new PostgresPacer(pool) };
-      const limited = await failureOf(getBaseSchema(http, SMALL_BASE_ID));
+      const limited = await failureOf(getBaseSchema(http, baseId));
       expect(limited.error.status).toBe(429);
       const { rows } = await pool.query(
         `SELECT key, cardinality(slots) AS starts, penalty_until > now() + interval '25 seconds' AS held
            FROM airtable_pacing WHERE key = ANY ($1) ORDER BY key`,
-        [[`base:${SMALL_BASE_ID}`, tokenKey(token)]],
+        [[`base:${baseId}`, tokenKey(token)]],
       );
       expect(rows).toEqual([
-        { key: `base:${SMALL_BASE_ID}`, starts: expect.any(Number), held: true },
+        { key: `base:${baseId}`, starts: expect.any(Number), held: true },
         { key: tokenKey(token), starts: 1, held: true },
       ]);
     }));

@@ -3,11 +3,12 @@ import type { EmulatorSeed } from '@airtable-ops/airtable-emulator';
 /** A two-table base, small enough to reason about in assertions. */
 export const SMALL_BASE_ID = 'appSMALLtestBase1';
 
-export function smallSeed(): EmulatorSeed {
+/** The small base, as `baseId` (default {@link SMALL_BASE_ID}). */
+export function smallSeed(baseId = SMALL_BASE_ID): EmulatorSeed {
   return {
     bases: [
       {
-        id: SMALL_BASE_ID,
+        id: baseId,
         name: 'Small test base',
         tables: [
           {
