@@ -108,8 +108,19 @@ export function createJobService(deps: JobServiceDeps) {
     }
   }
 
-  /** What giving a job up leaves to clean: a workspace whose provisioning never started is failed, its secret erased. */
+  /**
+   * What giving a job up leaves to clean: a workspace whose provisioning never started is failed,
+   * its secret erased; one whose removal never started is failed too, saying to delete it again
+   * (the API puts it back as it was when it gives the start up itself).
+   */
   async function afterAbandon(job: { kind: JobKind; workspaceId: string | null }): Promise<void> {
+    if (job.kind === 'workspace.deprovision' && job.workspaceId) {
+      await workspaces.setWorkspaceStatus(pool, job.workspaceId, 'failed', {
+        error: 'Removing the workspace could not be started; delete it again',
+        from: ['deprovisioning'],
+      });
+      return;
+    }
     if (job.kind !== 'workspace.provision' || !job.workspaceId) return;
     await workspaces.eraseAirtableConnection(pool, job.workspaceId);
     await workspaces.setWorkspaceStatus(pool, job.workspaceId, 'failed', {

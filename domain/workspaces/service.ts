@@ -103,32 +103,36 @@ export function createWorkspaceService(deps: WorkspaceServiceDeps) {
      * Starts deprovisioning; one job per workspace, so a repeated call answers the same job. The
      * workspace is marked `deprovisioning` with the job in one transaction, before the answer: from
      * then on no new job is accepted for it (a submit already holding the row finishes first, and its
-     * job is then ended by the deprovisioning). If the start fails (503) the workspace stays marked and
-     * a repeated call starts the same job.
+     * job is then ended by the deprovisioning). If the start fails (503), nothing was started and the
+     * workspace is as it was.
      */
     async remove(workspace: store.Workspace, userId: string): Promise<{ jobId: string }> {
       const jobId = `workspace-deprovision-${workspace.id}`;
-      await withTransaction(pool, async (tx) => {
-        const marked = await store.setWorkspaceStatus(tx, workspace.id, 'deprovisioning', {
-          from: ['active', 'failed', 'deprovisioning'],
-        });
-        if (!marked) {
-          if (!(await store.getWorkspace(tx, workspace.id)))
-            throw new ServiceError(404, 'not_found', 'Workspace not found');
+      const job = { jobId, kind: 'workspace.deprovision', workspaceId: workspace.id, userId } as const;
+      const was = await withTransaction(pool, async (tx) => {
+        const marked = await store.markDeprovisioning(tx, workspace.id);
+        if (!marked) throw new ServiceError(404, 'not_found', 'Workspace not found');
+        if (marked.status === 'provisioning')
           throw new ServiceError(
             409,
             'workspace_busy',
             'The workspace is still being provisioned; cancel that job or wait for it',
           );
-        }
-        await jobs.insertJob(tx, {
-          id: jobId,
-          kind: 'workspace.deprovision',
-          workspaceId: workspace.id,
-          userId,
-        });
+        await jobs.insertJob(tx, { id: jobId, kind: job.kind, workspaceId: workspace.id, userId });
+        return marked;
       });
-      await deps.jobs.start({ jobId, kind: 'workspace.deprovision', workspaceId: workspace.id, userId });
+      try {
+        await deps.jobs.start(job);
+      } catch (err) {
+        // The job was given up (the job service's 503): the workspace goes back to what it was. One
+        // whose removal was asked for earlier stays as that left it.
+        if (err instanceof ServiceError && err.status === 503 && was.status !== 'deprovisioning')
+          await store.setWorkspaceStatus(pool, workspace.id, was.status, {
+            error: was.error,
+            from: ['deprovisioning', 'failed'],
+          });
+        throw err;
+      }
       return { jobId };
     },
   };

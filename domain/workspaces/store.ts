@@ -131,6 +131,25 @@ export async function lockActiveWorkspace(db: Queryable, id: string): Promise<bo
   return (rowCount ?? 0) > 0;
 }
 
+/**
+ * Marks the workspace `deprovisioning` (its error kept) and answers what its status and error were;
+ * one still provisioning is left as it is; undefined when it does not exist. The row stays locked
+ * until the caller's transaction ends.
+ */
+export async function markDeprovisioning(
+  db: Queryable,
+  id: string,
+): Promise<{ status: WorkspaceStatus; error: string | null } | undefined> {
+  const { rows } = await db.query<{ status: WorkspaceStatus; error: string | null }>(
+    `SELECT status, error FROM workspaces WHERE id = $1 FOR UPDATE`,
+    [id],
+  );
+  const was = rows[0];
+  if (was && was.status !== 'provisioning')
+    await db.query(`UPDATE workspaces SET status = 'deprovisioning', updated_at = now() WHERE id = $1`, [id]);
+  return was;
+}
+
 /** {@link lockActiveWorkspace} for recording a new job: a workspace that is not active answers 409. */
 export async function holdActiveWorkspace(db: Queryable, id: string): Promise<void> {
   if (!(await lockActiveWorkspace(db, id)))

@@ -21,7 +21,7 @@ import { opsSeed } from '../support/seeds';
 // it answers 503 and the job never runs, whatever moment the start call fails at.
 
 const TOKEN = 'patStartPolicyTests.0123456789abcdef';
-const BASES = Array.from({ length: 4 }, (_, i) => `appSTARTpolicy${String(i).padStart(3, '0')}`);
+const BASES = Array.from({ length: 5 }, (_, i) => `appSTARTpolicy${String(i).padStart(3, '0')}`);
 
 describe('a job whose workflow start fails', () => {
   let platform: TestPlatform;
@@ -96,6 +96,30 @@ describe('a job whose workflow start fails', () => {
     expect(job.status).toBe('abandoned');
     await expect(ctx.client.workflow.getHandle(job.id).describe()).rejects.toThrow(/not found/i);
     expect(clients()).toBe(before);
+  });
+
+  it('answers 503 to a DELETE whose start never reached Temporal, and leaves the workspace as it was', async () => {
+    const { workspaceId } = await freshWorkspace();
+    const broken = createTestApi(ctx, taskQueue, {
+      airtableUrl: emulator.url,
+      client: clientFailing(() => Promise.reject(new Error('connection refused'))),
+    });
+    const res = await request(broken).delete(`/api/v1/workspaces/${workspaceId}`).set(user.auth).expect(503);
+    expect(res.body.error.code).toBe('temporal_unavailable');
+    const workspace = await request(app).get(`/api/v1/workspaces/${workspaceId}`).set(user.auth).expect(200);
+    expect(workspace.body.status).toBe('active');
+    expect(workspace.body.error ?? null).toBeNull();
+    const { rows } = await ctx.pool.query<{ status: string }>(`SELECT status FROM jobs WHERE id = $1`, [
+      `workspace-deprovision-${workspaceId}`,
+    ]);
+    expect(rows[0]?.status).toBe('abandoned');
+    // Still in use: a change set is accepted and applied.
+    const submitted = await request(app)
+      .post(`/api/v1/workspaces/${workspaceId}/changes`)
+      .set(user.auth)
+      .send(changeSet)
+      .expect(202);
+    expect(await settledJob(app, user.auth, submitted.body.job.id)).toMatchObject({ status: 'completed' });
   });
 
   it('answers 503 and the job never runs when the start landed but its answer was lost; a retry with the same key runs it once', async () => {

@@ -222,6 +222,19 @@ describe('workspace provisioning, end to end', () => {
     await settled(owner.auth, workspace.id);
   });
 
+  /** A job recorded five minutes ago and never started (its API died), then the API's sweep. */
+  async function recordedFiveMinutesAgoThenSwept(job: Parameters<typeof insertJob>[1]) {
+    await insertJob(ctx.pool, job);
+    await ctx.pool.query(`UPDATE jobs SET created_at = now() - interval '5 minutes' WHERE id = $1`, [job.id]);
+    const jobs = createJobService({
+      pool: ctx.pool,
+      temporal: { client: ctx.client, taskQueue },
+      logger: createLogger({ level: 'silent' }),
+    });
+    expect(await jobs.abandonStalePending(60)).toBeGreaterThanOrEqual(1);
+    return jobs;
+  }
+
   it('abandons, never starts, a job the API recorded but never started (crash between commit and start)', async () => {
     const user = await registerUser(app);
     const workspaceId = randomUUID();
@@ -234,15 +247,12 @@ describe('workspace provisioning, end to end', () => {
       token: TOKEN,
       encryptionKey: ctx.encryptionKey,
     });
-    await insertJob(ctx.pool, { id: jobId, kind: 'workspace.provision', workspaceId, userId: user.userId });
-    await ctx.pool.query(`UPDATE jobs SET created_at = now() - interval '5 minutes' WHERE id = $1`, [jobId]);
-
-    const jobs = createJobService({
-      pool: ctx.pool,
-      temporal: { client: ctx.client, taskQueue },
-      logger: createLogger({ level: 'silent' }),
+    const jobs = await recordedFiveMinutesAgoThenSwept({
+      id: jobId,
+      kind: 'workspace.provision',
+      workspaceId,
+      userId: user.userId,
     });
-    expect(await jobs.abandonStalePending(60)).toBeGreaterThanOrEqual(1);
     // Its caller got no answer and may have retried: the orphan must never run.
     const workspace = await settled(user.auth, workspaceId);
     expect(workspace).toMatchObject({
@@ -259,6 +269,33 @@ describe('workspace provisioning, end to end', () => {
     ]);
     expect(rowCount).toBe(0);
     expect(await jobs.abandonStalePending(60)).toBe(0);
+  });
+
+  it('fails, never starts, a removal the API recorded but never started; a repeated DELETE removes it', async () => {
+    const user = await registerUser(app);
+    const created = await createWorkspace(user.auth, 'Half-removed', TOKEN);
+    const workspaceId = created.body.workspace.id as string;
+    expect((await settled(user.auth, workspaceId)).status).toBe('active');
+    // As DELETE leaves it when the process dies between its commit and the start.
+    const jobId = `workspace-deprovision-${workspaceId}`;
+    await ctx.pool.query(`UPDATE workspaces SET status = 'deprovisioning' WHERE id = $1`, [workspaceId]);
+    await recordedFiveMinutesAgoThenSwept({
+      id: jobId,
+      kind: 'workspace.deprovision',
+      workspaceId,
+      userId: user.userId,
+    });
+    const workspace = await request(app).get(`/api/v1/workspaces/${workspaceId}`).set(user.auth).expect(200);
+    expect(workspace.body).toMatchObject({
+      status: 'failed',
+      error: expect.stringContaining('delete it again'),
+    });
+    await expect(ctx.client.workflow.getHandle(jobId).describe()).rejects.toThrow(WorkflowNotFoundError);
+
+    const again = await request(app).delete(`/api/v1/workspaces/${workspaceId}`).set(user.auth).expect(202);
+    expect(again.body.job.id).toBe(jobId);
+    expect(await jobOf(user.auth, jobId)).toMatchObject({ status: 'completed' });
+    await request(app).get(`/api/v1/workspaces/${workspaceId}`).set(user.auth).expect(404);
   });
 
   /** A new user's active workspace, and the API on a task queue no worker polls (its jobs run no step). */
