@@ -168,7 +168,13 @@ documentRoutes('/api/v1/workspaces', 'Workspaces', [
     method: 'delete',
     path: '/:id',
     summary: 'Deprovision the workspace (schedules removed, secrets erased, rows gone)',
+    description:
+      'The workspace is `deprovisioning` from the answer on: no new change set, conversation or sync is accepted for it. Repeating the call answers the same job.',
     params: { id: WorkspaceId },
     answers: { 202: { description: 'The deprovisioning job', schema: JobRef } },
+    errors: {
+      409: '`workspace_busy`: the workspace is still being provisioned',
+      503: 'The workflow service is unavailable; nothing was started and the workspace is as it was',
+    },
   },
 ]);
