@@ -33,10 +33,11 @@ import { busiestSecond, tightestSpan } from '@airtable-ops/airtable-emulator';
  * What `POST /mcp` adds to a read tool call. 100 concurrent `list_records` calls (10 records each:
  * one Airtable request) through the MCP endpoint (the official SDK's Client over Streamable HTTP,
  * 10 clients × 10 calls at once, each client in a process of its own as agents are, by default on a
- * core the API does not use (bench/cpu-placement.ts), the API in this process on a real port) against 100 concurrent calls of the same tool function on the same
- * Airtable adapter and pacer without MCP, alternating, in the same run. The emulator runs in its own
- * process with real limits (5 req/s per base) and a fixed 150 ms latency (a random one put ±20 ms
- * of noise on each path's p50), so both paths queue on the pacer the same way; then the same with
+ * core the API does not use (bench/cpu-placement.ts), the API in this process on a real port)
+ * against 100 concurrent calls of the same tool function on the same Airtable adapter and pacer
+ * without MCP, alternating, in the same run. The emulator runs in its own process with real limits
+ * (5 req/s per base) and a fixed 150 ms latency (a random one put ±20 ms of noise on each path's
+ * p50), so both paths queue on the pacer the same way; then the same with
  * `describe_table` (answered from the schema cache: no Airtable request) for the bare cost of a call
  * under a burst; then `list_records` one call at a time, MCP and direct in turn. Each MCP call's own
  * overhead is its client's wait minus the server's time inside the tool call (`Server-Timing`).
@@ -199,6 +200,8 @@ async function main(): Promise<void> {
     { tool: 'describe_table', args: { tableId: 'Orders' } },
   ];
 
+  /** When each burst's calls were made (epoch ms), to find its first Airtable request in the emulator's log. */
+  const bursts: Array<{ tool: string; path: 'mcp' | 'direct'; startedAt: number }> = [];
   /** Calls that did not succeed, per path (a 429 from the emulator would show here). */
   const failures = { mcp: 0, direct: 0, examples: [] as string[] };
 
@@ -220,22 +223,19 @@ async function main(): Promise<void> {
             calls: calls / CLIENT_PROCESSES,
           });
     const firstSent = Math.min(...parts.map((p) => p.firstSentAt));
+    const startedAt = Math.min(...parts.map((p) => p.startedAt));
     for (const p of parts) {
       failures.mcp += p.failures.length;
       failures.examples.push(...p.failures);
       paired.push(...p.paired);
     }
-    if (calls === CALLS)
-      bursts.push({ tool: phase.tool, path: 'mcp', startedAt: Math.min(...parts.map((p) => p.startedAt)) });
+    if (calls === CALLS) bursts.push({ tool: phase.tool, path: 'mcp', startedAt });
     return {
       latencies: parts.flatMap((p) => p.latencies),
       fromWire: parts.flatMap((p) => p.answeredAt.map((at) => at - firstSent)),
-      lead: firstSent - Math.min(...parts.map((p) => p.startedAt)),
+      lead: firstSent - startedAt,
     };
   }
-
-  /** When each burst's calls were made (epoch ms), to find its first Airtable request in the emulator's log. */
-  const bursts: Array<{ tool: string; path: 'mcp' | 'direct'; startedAt: number }> = [];
 
   async function direct(phase: Phase): Promise<number[]> {
     const tool = findTool(phase.tool)!;

@@ -124,8 +124,9 @@ export function createWorkspaceService(deps: WorkspaceServiceDeps) {
       try {
         await deps.jobs.start(job);
       } catch (err) {
-        // The job was given up (the job service's 503): the workspace goes back to what it was. One
-        // whose removal was asked for earlier stays as that left it.
+        // The job was given up (the job service's 503, which has marked the workspace failed, as for
+        // an abandoned removal): it goes back to what it was. One whose removal was asked for
+        // earlier stays as that left it.
         if (err instanceof ServiceError && err.status === 503 && was.status !== 'deprovisioning')
           await store.setWorkspaceStatus(pool, workspace.id, was.status, {
             error: was.error,

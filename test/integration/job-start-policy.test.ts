@@ -48,14 +48,21 @@ describe('a job whose workflow start fails', () => {
     return { baseId, workspaceId, clients: () => emulator.listRecords(baseId, 'Clients').length };
   }
 
-  /** A client of the same server whose workflow starts fail at the chosen moment. */
-  function clientFailing(failure: WorkflowClientInterceptor['startWithDetails']): Client {
-    return new Client({
+  /** The API on `queue`, with a client of the same server whose workflow starts fail at the chosen moment. */
+  function apiWhoseStartsFail(
+    failure: WorkflowClientInterceptor['startWithDetails'],
+    queue = taskQueue,
+  ): Express {
+    const client = new Client({
       connection: ctx.client.connection,
       dataConverter,
       interceptors: { workflow: [{ startWithDetails: failure }] },
     });
+    return createTestApi(ctx, queue, { airtableUrl: emulator.url, client });
   }
+
+  /** Refused before it reaches Temporal. */
+  const refused = () => Promise.reject(new Error('connection refused'));
 
   const changeSet = {
     steps: [
@@ -82,10 +89,7 @@ describe('a job whose workflow start fails', () => {
   it('answers 503 and never runs it when the start never reached Temporal', async () => {
     const { workspaceId, clients } = await freshWorkspace();
     const before = clients();
-    const broken = createTestApi(ctx, taskQueue, {
-      airtableUrl: emulator.url,
-      client: clientFailing(() => Promise.reject(new Error('connection refused'))),
-    });
+    const broken = apiWhoseStartsFail(refused);
     const res = await request(broken)
       .post(`/api/v1/workspaces/${workspaceId}/changes`)
       .set(user.auth)
@@ -100,10 +104,7 @@ describe('a job whose workflow start fails', () => {
 
   it('answers 503 to a DELETE whose start never reached Temporal, and leaves the workspace as it was', async () => {
     const { workspaceId } = await freshWorkspace();
-    const broken = createTestApi(ctx, taskQueue, {
-      airtableUrl: emulator.url,
-      client: clientFailing(() => Promise.reject(new Error('connection refused'))),
-    });
+    const broken = apiWhoseStartsFail(refused);
     const res = await request(broken).delete(`/api/v1/workspaces/${workspaceId}`).set(user.auth).expect(503);
     expect(res.body.error.code).toBe('temporal_unavailable');
     const workspace = await request(app).get(`/api/v1/workspaces/${workspaceId}`).set(user.auth).expect(200);
@@ -127,13 +128,10 @@ describe('a job whose workflow start fails', () => {
     const before = clients();
     // A queue no worker polls yet: the workflow cannot claim its job before the API gives it up.
     const idleQueue = uniqueTaskQueue('start-policy-idle');
-    const broken = createTestApi(ctx, idleQueue, {
-      airtableUrl: emulator.url,
-      client: clientFailing(async (input, next) => {
-        await next(input);
-        throw new Error('deadline exceeded');
-      }),
-    });
+    const broken = apiWhoseStartsFail(async (input, next) => {
+      await next(input);
+      throw new Error('deadline exceeded');
+    }, idleQueue);
     const key = `start-policy-${Date.now()}`;
     await request(broken)
       .post(`/api/v1/workspaces/${workspaceId}/changes`)
@@ -172,16 +170,13 @@ describe('a job whose workflow start fails', () => {
   it('answers 202 and runs it once when the workflow claimed its job before the failure came back', async () => {
     const { workspaceId, clients } = await freshWorkspace();
     const before = clients();
-    const broken = createTestApi(ctx, taskQueue, {
-      airtableUrl: emulator.url,
-      client: clientFailing(async (input, next) => {
-        await next(input);
-        // The running worker claims the job; only then does the start call "fail".
-        await eventually(async () =>
-          (await latestChangeSetJob(workspaceId)).status === 'running' ? true : undefined,
-        );
-        throw new Error('deadline exceeded');
-      }),
+    const broken = apiWhoseStartsFail(async (input, next) => {
+      await next(input);
+      // The running worker claims the job; only then does the start call "fail".
+      await eventually(async () =>
+        (await latestChangeSetJob(workspaceId)).status === 'running' ? true : undefined,
+      );
+      throw new Error('deadline exceeded');
     });
     const res = await request(broken)
       .post(`/api/v1/workspaces/${workspaceId}/changes`)
