@@ -37,6 +37,7 @@ describe('the local Temporal Web UI shows payloads decrypted', () => {
   let uiUrl: string;
   let app: ReturnType<typeof createTestApi>;
   const codecToken = randomBytes(24).toString('base64url');
+  const redact = (url: string) => url.replace(codecToken, '[codec token]');
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: apt-get install -y chromium`);
@@ -102,12 +103,34 @@ describe('the local Temporal Web UI shows payloads decrypted', () => {
 
     const page = await browser.newPage();
     const codecCalls: number[] = [];
+    // What the page went through, for the failure message: the Web UI swallows a failed decode and
+    // shows the ciphertext, so only its requests and console tell why the result stayed encrypted.
+    const trail: string[] = [];
     page.on('response', (response) => {
       if (response.url().includes('/codec/t/')) codecCalls.push(response.status());
+      if (response.status() >= 400) trail.push(`HTTP ${response.status()} ${redact(response.url())}`);
+    });
+    page.on('requestfailed', (request) =>
+      trail.push(`failed ${redact(request.url())}: ${request.failure()?.errorText}`),
+    );
+    page.on('console', (message) => {
+      if (message.type() === 'error') trail.push(`console: ${message.text().slice(0, 300)}`);
     });
     await page.goto(`${uiUrl}/namespaces/default/workflows/${jobId}`);
     // The result is `{workspaceId, status, tableCount, fieldCount}`: only a decrypted payload shows it.
-    await page.getByText('fieldCount').first().waitFor({ timeout: 45_000 });
+    try {
+      await page.getByText('fieldCount').first().waitFor({ timeout: 45_000 });
+    } catch (err) {
+      const shown = await page
+        .locator('body')
+        .innerText()
+        .catch(() => '');
+      throw new Error(
+        `${(err as Error).message}\ncodec answers: ${JSON.stringify(codecCalls)}\n` +
+          `${trail.join('\n')}\npage shows:\n${shown.slice(0, 2000)}`,
+        { cause: err },
+      );
+    }
     expect(codecCalls.length).toBeGreaterThan(0);
     expect(codecCalls.every((status) => status === 200)).toBe(true);
     await page.close();

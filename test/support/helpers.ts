@@ -270,6 +270,9 @@ export async function createActiveWorkspace(
   });
   if (workspace.status !== 'active')
     throw new Error(`workspace ended ${workspace.status}: ${workspace.error}`);
+  // The workspace turns active in the workflow's last activity and the workflow ends a task later:
+  // callers that read the job's result or history (the Web UI, the CLI) need it ended.
+  await settledJob(app, auth, created.body.job.id as string);
   return workspaceId;
 }
 
