@@ -4,6 +4,8 @@ import { FailureType, platformFailure, type AirtableFailureDetails } from '../co
 /** An answer from Airtable that was not a success, with its status and Airtable's error type. */
 export class AirtableApiError extends Error {
   override name = 'AirtableApiError';
+  /** When the answer was taken (epoch ms): a 429's penalty runs from about then. */
+  readonly at = Date.now();
   constructor(
     readonly status: number,
     /** Airtable's `error.type` (or the bare `error` string of record 404s); `undefined` for network errors. */
@@ -15,12 +17,21 @@ export class AirtableApiError extends Error {
 }
 
 /** Airtable asks callers to wait this long after a 429 before anything succeeds again. */
-export const RATE_LIMIT_PENALTY = '30s';
+export const RATE_LIMIT_PENALTY_MS = 30_000;
+
+/** The soonest retry after a 429 whose penalty is already over (the retry still waits for its pacing). */
+const MIN_RATE_LIMIT_RETRY_MS = 1_000;
+
+/** How long until a penalty that ends at `endsAtMs` has run out, and at least the soonest retry. */
+function penaltyLeftMs(endsAtMs: number): number {
+  return Math.max(endsAtMs - Date.now(), MIN_RATE_LIMIT_RETRY_MS);
+}
 
 /**
  * Turns an Airtable error into a Temporal failure with the right retry behaviour:
  * - 401/403/404/413/422 and other 4xx: the request itself is wrong, so retrying cannot help;
- * - 429: retryable, but never sooner than Airtable's 30 s penalty;
+ * - 429: retryable once Airtable's 30 s penalty has run out, counted from the 429 (see
+ *   {@link withPenaltyLeft});
  * - 5xx, timeouts, resets: retryable with the activity's backoff.
  * The message carries Airtable's own type and text, never the token.
  */
@@ -29,12 +40,14 @@ export function toAirtableFailure(err: unknown, context: string): ApplicationFai
   if (err instanceof AirtableApiError) {
     const details: AirtableFailureDetails = { status: err.status, airtableType: err.type ?? null };
     const message = `${context}: Airtable answered ${err.status}${err.type ? ` ${err.type}` : ''}${err.message ? `: ${err.message}` : ''}`;
-    if (err.status === 429)
+    if (err.status === 429) {
+      const endsAt = err.at + RATE_LIMIT_PENALTY_MS;
       return platformFailure(FailureType.airtableRateLimited, message, {
         retryable: true,
-        details,
-        nextRetryDelay: RATE_LIMIT_PENALTY,
+        details: { ...details, penaltyEndsAt: new Date(endsAt).toISOString() },
+        nextRetryDelay: penaltyLeftMs(endsAt),
       });
+    }
     if (err.status >= 500 || err.status === 0)
       return platformFailure(FailureType.airtableUnavailable, message, { retryable: true, details });
     const type =
@@ -49,4 +62,26 @@ export function toAirtableFailure(err: unknown, context: string): ApplicationFai
   }
   const message = `${context}: ${err instanceof Error ? err.message : String(err)}`;
   return platformFailure(FailureType.airtableUnavailable, message, { retryable: true });
+}
+
+/**
+ * A rate-limit failure with its retry delay counted again, now: an activity reports the failure only
+ * once its other requests in flight are done, and those wait out the same penalty, so the delay set
+ * when the 429 came would make it wait the penalty twice. Any other failure is returned as it is.
+ */
+export function withPenaltyLeft(failure: ApplicationFailure): ApplicationFailure {
+  const endsAt = (failure.details?.[0] as AirtableFailureDetails | undefined)?.penaltyEndsAt;
+  if (failure.type !== FailureType.airtableRateLimited || !endsAt) return failure;
+  const again = ApplicationFailure.create({
+    message: failure.message,
+    type: failure.type,
+    nonRetryable: failure.nonRetryable ?? false,
+    details: failure.details ?? undefined,
+    nextRetryDelay: penaltyLeftMs(Date.parse(endsAt)),
+    cause: failure.cause,
+    category: failure.category ?? undefined,
+  });
+  // Where the 429 was met, not where it was passed on.
+  again.stack = failure.stack;
+  return again;
 }

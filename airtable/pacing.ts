@@ -7,7 +7,7 @@ import {
   airtableRequestDuration,
   airtableRequests,
 } from '../core/metrics';
-import { AirtableApiError } from './errors';
+import { AirtableApiError, RATE_LIMIT_PENALTY_MS } from './errors';
 
 /** Airtable's documented limits. */
 export const AIRTABLE_LIMITS = {
@@ -71,9 +71,6 @@ export interface AirtablePacer {
   penalize(baseId: string, token: string, untilMs: number): Promise<void>;
 }
 
-/** Airtable refuses everything of a base (and token) this long after a 429. */
-const PENALTY_MS = 30_000;
-
 /**
  * One paced request: waits for its start, sends it, and after a 429 holds the base and token for
  * Airtable's 30 s penalty, for every process.
@@ -102,7 +99,7 @@ export async function paced<T>(
     airtableRequests.inc({ operation, status });
     if (err instanceof AirtableApiError && err.status === 429) {
       airtableRateLimited.inc({ operation });
-      await pacer.penalize(baseId, token, Date.now() + PENALTY_MS);
+      await pacer.penalize(baseId, token, err.at + RATE_LIMIT_PENALTY_MS);
     }
     throw err;
   } finally {

@@ -48,6 +48,8 @@ export interface AirtableFailureDetails {
   status: number;
   /** Airtable's `error.type`, when it sent one. */
   airtableType: string | null;
+  /** A 429's: when Airtable's 30 s penalty runs out (ISO 8601), counted from when its answer came. */
+  penaltyEndsAt?: string;
 }
 
 /** Details of {@link FailureType.changeSetStepFailed}: where the refusal happened (0-based). */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { AirtableApiError, toAirtableFailure } from '../../airtable/errors';
+import { classify } from '../../activities/classify';
 import { FailureType } from '../../core/failures';
 import { formulaEquals, recordIdPartitions } from '../../airtable/formula';
 import { PostgresPacer, tokenKey } from '../../airtable/pacing';
@@ -214,7 +215,10 @@ describe('Airtable adapter against the emulator', () => {
       const limited = await failureOf(r.listPage('Tasks'));
       expect(limited.error.status).toBe(429);
       expect(limited.failure).toMatchObject({ type: FailureType.airtableRateLimited, nonRetryable: false });
-      expect((limited.failure as ApplicationFailure).nextRetryDelay).toBe('30s');
+      // Airtable's 30 s, counted from the 429's answer.
+      const delay = (limited.failure as ApplicationFailure).nextRetryDelay as number;
+      expect(delay).toBeGreaterThan(25_000);
+      expect(delay).toBeLessThanOrEqual(30_000);
       const { rows } = await pool.query(
         `SELECT penalty_until > now() + interval '25 seconds' AS held FROM airtable_pacing WHERE key = $1`,
         [`base:${baseId}`],
@@ -231,6 +235,38 @@ describe('Airtable adapter against the emulator', () => {
         nonRetryable: false,
       });
     }));
+
+  it('retries after a 429 once its penalty has run out, counted from the 429, not from the failure', () => {
+    // An activity reports a 429 only after its other requests in flight, held by the same penalty, are done.
+    const limited = new AirtableApiError(429, 'TOO_MANY_REQUESTS', 'Rate limit exceeded');
+    const now = jest.spyOn(Date, 'now');
+    try {
+      now.mockReturnValue(limited.at + 2_000);
+      const failure = toAirtableFailure(limited, 'test');
+      expect(failure.nextRetryDelay).toBe(28_000);
+      expect(failure.details).toEqual([
+        {
+          status: 429,
+          airtableType: 'TOO_MANY_REQUESTS',
+          penaltyEndsAt: new Date(limited.at + 30_000).toISOString(),
+        },
+      ]);
+      // Passed on by the activity 20 s later (its other requests waited out the penalty): 10 s left.
+      now.mockReturnValue(limited.at + 20_000);
+      const passedOn = classify(failure, 'Applying') as ApplicationFailure;
+      expect(passedOn).toMatchObject({ message: failure.message, type: failure.type, nonRetryable: false });
+      expect(passedOn.nextRetryDelay).toBe(10_000);
+      expect(passedOn.stack).toBe(failure.stack);
+      // The penalty is over: the soonest retry.
+      now.mockReturnValue(limited.at + 45_000);
+      expect((classify(failure, 'Applying') as ApplicationFailure).nextRetryDelay).toBe(1_000);
+      // Other failures pass through as they are.
+      const other = toAirtableFailure(new AirtableApiError(503, undefined, 'Unavailable'), 'test');
+      expect(classify(other, 'Applying')).toBe(other);
+    } finally {
+      now.mockRestore();
+    }
+  });
 
   it('paces meta-API calls and holds the base after a 429 from one', () =>
     withThrottledEmulator(async (throttled, token, baseId) => {

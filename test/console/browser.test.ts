@@ -432,8 +432,17 @@ describe('the web console in Chromium', () => {
       });
       await page.getByRole('link', { name: 'Jobs', exact: true }).click();
       const row = page.locator('tr', { has: page.locator(`code[title="${jobId}"]`) });
-      // Live progress, then the cancel, once some records are in.
-      await row.getByText(/[1-9]\d* of 400 records applied/).waitFor({ timeout: 30_000 });
+      // Live progress, then the cancel, once some records are in. The wait allows for one 429 and its
+      // 30 s penalty: the emulator takes requests on this process's event loop, shared with the
+      // worker and the browser's driver, so on a busy machine it can stamp a request 100 ms after the
+      // pacer saw it leave, more than the 15 ms the pacer allows for requests known to have left.
+      const applied = row.getByText(/[1-9]\d* of 400 records applied/);
+      await applied.waitFor({ timeout: 60_000 }).catch((err: Error) => {
+        const answers = airtable.requestLog
+          .filter((e) => e.baseId === baseId)
+          .map((e) => `${e.method} ${e.status}`);
+        throw new Error(`${err.message}\nAirtable answered this base: ${answers.join(', ')}`, { cause: err });
+      });
       const temporal = row.getByRole('link', { name: /^Temporal Web UI/ });
       expect(await temporal.getAttribute('href')).toBe(
         `http://127.0.0.1:8233/namespaces/default/workflows/${jobId}`,
@@ -448,7 +457,7 @@ describe('the web console in Chromium', () => {
     } finally {
       airtable.setFaults({});
     }
-  });
+  }, 180_000);
 
   it('shows a sync: its schedule and last runs; pauses, resumes and runs it; and says so when the server has no syncs', async () => {
     const { page, user, workspaceId } = await workspaceReady({ baseId: SYNC_BASE_ID, name: 'Sync base' });
