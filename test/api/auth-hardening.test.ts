@@ -62,6 +62,32 @@ describe('auth hardening', () => {
     return seconds;
   }
 
+  /** A login with a wrong password, with when it was sent and when its answer came (epoch ms). */
+  async function wrongLogin(app: Express, email: string) {
+    const sent = Date.now();
+    const res = await login(app, email, 'not the password');
+    return { res, sent, answered: Date.now() };
+  }
+
+  /**
+   * `check` was refused with what is left of a lockout of `seconds` that began during `failure` (the
+   * attempt that locked the email), rounded up: exact bounds from when the two were sent and
+   * answered, since hashing a password under load can take seconds.
+   */
+  function expectLockoutLeft(
+    check: Awaited<ReturnType<typeof wrongLogin>>,
+    failure: Awaited<ReturnType<typeof wrongLogin>>,
+    seconds: number,
+  ) {
+    const retryAfter = expectTooManyRequests(check.res);
+    expect(retryAfter).toBeGreaterThanOrEqual(
+      Math.ceil((seconds * 1000 - (check.answered - failure.sent)) / 1000),
+    );
+    expect(retryAfter).toBeLessThanOrEqual(
+      Math.ceil((seconds * 1000 - (check.sent - failure.answered)) / 1000),
+    );
+  }
+
   describe('1. password hashing is bounded', () => {
     it('the gate runs at most maxConcurrent at once and refuses a full queue at once', async () => {
       const gate = createHashGate({ maxConcurrent: 2, maxQueued: 3, maxWaitMs: 10_000 });
@@ -232,17 +258,20 @@ describe('auth hardening', () => {
       const app = api('lockout-unknown', { loginLockoutThreshold: 2, loginLockoutBaseSeconds: 60 });
       const user = await registerUser(app);
       const unknown = freshEmail();
+      const lastFailure = new Map<string, Awaited<ReturnType<typeof wrongLogin>>>();
       for (const email of [user.email, unknown])
-        for (let i = 0; i < 2; i++) await login(app, email, 'not the password').expect(401);
-      const known = await login(app, user.email, 'not the password');
-      const stranger = await login(app, unknown, 'not the password');
-      expectTooManyRequests(known);
-      expect(stranger.status).toBe(known.status);
-      expect(stranger.body).toEqual(known.body);
-      // Both lockouts run 60 s from their last failure, a moment apart: the same within rounding.
-      expect(
-        Math.abs(Number(stranger.headers['retry-after']) - Number(known.headers['retry-after'])),
-      ).toBeLessThanOrEqual(1);
+        for (let i = 0; i < 2; i++) {
+          const failed = await wrongLogin(app, email);
+          expect(failed.res.status).toBe(401);
+          lastFailure.set(email, failed);
+        }
+      const known = await wrongLogin(app, user.email);
+      const stranger = await wrongLogin(app, unknown);
+      expect(stranger.res.status).toBe(known.res.status);
+      expect(stranger.res.body).toEqual(known.res.body);
+      // Each is locked 60 s from its own last failure (seconds apart when hashing is slow).
+      expectLockoutLeft(known, lastFailure.get(user.email)!, 60);
+      expectLockoutLeft(stranger, lastFailure.get(unknown)!, 60);
     });
 
     it('a success resets the count', async () => {
@@ -256,18 +285,22 @@ describe('auth hardening', () => {
     });
 
     it('the lockout grows exponentially', async () => {
+      // Seconds, not one: a lockout runs from the start of the attempt that failed, and hashing its
+      // password on a busy machine can take most of a second.
       const app = api('lockout-backoff', {
         loginLockoutThreshold: 2,
-        loginLockoutBaseSeconds: 1,
+        loginLockoutBaseSeconds: 4,
         loginLockoutMaxSeconds: 60,
       });
       const email = freshEmail();
       await login(app, email, 'not the password').expect(401);
-      await login(app, email, 'not the password').expect(401); // 2nd failure: locked 1 s
-      expect(expectTooManyRequests(await login(app, email, 'not the password'))).toBe(1);
-      await new Promise((r) => setTimeout(r, 1_100));
-      await login(app, email, 'not the password').expect(401); // 3rd failure: locked 2 s
-      expect(expectTooManyRequests(await login(app, email, 'not the password'))).toBe(2);
+      const second = await wrongLogin(app, email);
+      expect(second.res.status).toBe(401); // locked 4 s
+      expectLockoutLeft(await wrongLogin(app, email), second, 4);
+      await new Promise((r) => setTimeout(r, second.answered + 4_100 - Date.now()));
+      const third = await wrongLogin(app, email);
+      expect(third.res.status).toBe(401); // locked 8 s
+      expectLockoutLeft(await wrongLogin(app, email), third, 8);
     });
 
     it('is kept in Postgres: failures through one API process lock the email in another', async () => {
