@@ -78,6 +78,13 @@ describe('a job whose workflow start fails', () => {
     ],
   };
 
+  /** Submits {@link changeSet} through `api` and expects `status`. */
+  function submit(api: Express, workspaceId: string, status: number, idempotencyKey?: string) {
+    const req = request(api).post(`/api/v1/workspaces/${workspaceId}/changes`).set(user.auth);
+    if (idempotencyKey) req.set('Idempotency-Key', idempotencyKey);
+    return req.send(changeSet).expect(status);
+  }
+
   async function latestChangeSetJob(workspaceId: string) {
     const { rows } = await ctx.pool.query<{ id: string; status: string }>(
       `SELECT id, status FROM jobs WHERE workspace_id = $1 AND kind = 'changeset.apply' ORDER BY created_at DESC LIMIT 1`,
@@ -90,11 +97,7 @@ describe('a job whose workflow start fails', () => {
     const { workspaceId, clients } = await freshWorkspace();
     const before = clients();
     const broken = apiWhoseStartsFail(refused);
-    const res = await request(broken)
-      .post(`/api/v1/workspaces/${workspaceId}/changes`)
-      .set(user.auth)
-      .send(changeSet)
-      .expect(503);
+    const res = await submit(broken, workspaceId, 503);
     expect(res.body.error.code).toBe('temporal_unavailable');
     const job = await latestChangeSetJob(workspaceId);
     expect(job.status).toBe('abandoned');
@@ -115,11 +118,7 @@ describe('a job whose workflow start fails', () => {
     ]);
     expect(rows[0]?.status).toBe('abandoned');
     // Still in use: a change set is accepted and applied.
-    const submitted = await request(app)
-      .post(`/api/v1/workspaces/${workspaceId}/changes`)
-      .set(user.auth)
-      .send(changeSet)
-      .expect(202);
+    const submitted = await submit(app, workspaceId, 202);
     expect(await settledJob(app, user.auth, submitted.body.job.id)).toMatchObject({ status: 'completed' });
   });
 
@@ -133,12 +132,7 @@ describe('a job whose workflow start fails', () => {
       throw new Error('deadline exceeded');
     }, idleQueue);
     const key = `start-policy-${Date.now()}`;
-    await request(broken)
-      .post(`/api/v1/workspaces/${workspaceId}/changes`)
-      .set(user.auth)
-      .set('Idempotency-Key', key)
-      .send(changeSet)
-      .expect(503);
+    await submit(broken, workspaceId, 503, key);
     const job = await latestChangeSetJob(workspaceId);
     expect(job.status).toBe('abandoned');
 
@@ -156,12 +150,7 @@ describe('a job whose workflow start fails', () => {
     expect(clients()).toBe(before);
 
     // The client retries with its key against a healthy API: the same job starts now, and runs once.
-    const retried = await request(app)
-      .post(`/api/v1/workspaces/${workspaceId}/changes`)
-      .set(user.auth)
-      .set('Idempotency-Key', key)
-      .send(changeSet)
-      .expect(202);
+    const retried = await submit(app, workspaceId, 202, key);
     expect(retried.body.job.id).toBe(job.id);
     expect(await settledJob(app, user.auth, job.id)).toMatchObject({ status: 'completed' });
     expect(clients()).toBe(before + 3);
@@ -178,11 +167,7 @@ describe('a job whose workflow start fails', () => {
       );
       throw new Error('deadline exceeded');
     });
-    const res = await request(broken)
-      .post(`/api/v1/workspaces/${workspaceId}/changes`)
-      .set(user.auth)
-      .send(changeSet)
-      .expect(202);
+    const res = await submit(broken, workspaceId, 202);
     expect(await settledJob(app, user.auth, res.body.job.id)).toMatchObject({ status: 'completed' });
     expect(clients()).toBe(before + 3);
   });

@@ -251,7 +251,12 @@ export async function eventually<T>(
   throw new Error(`condition not met within ${timeoutMs} ms${lastError ? `: ${String(lastError)}` : ''}`);
 }
 
-/** Creates a workspace for `baseId` through the API and waits until provisioning made it active. */
+/**
+ * Creates a workspace for `baseId` through the API and waits until its provisioning job has ended
+ * with it active. The job, not the workspace: the workspace turns active in the workflow's last
+ * activity and the workflow ends a task later, and callers read the job's result or history (the Web
+ * UI, the CLI).
+ */
 export async function createActiveWorkspace(
   app: Express,
   auth: Record<string, string>,
@@ -264,15 +269,10 @@ export async function createActiveWorkspace(
     .send({ name, airtable })
     .expect(202);
   const workspaceId = created.body.workspace.id as string;
-  const workspace = await eventually(async () => {
-    const res = await request(app).get(`/api/v1/workspaces/${workspaceId}`).set(auth).expect(200);
-    return res.body.status === 'provisioning' ? undefined : res.body;
-  });
-  if (workspace.status !== 'active')
-    throw new Error(`workspace ended ${workspace.status}: ${workspace.error}`);
-  // The workspace turns active in the workflow's last activity and the workflow ends a task later:
-  // callers that read the job's result or history (the Web UI, the CLI) need it ended.
   await settledJob(app, auth, created.body.job.id as string);
+  const workspace = await request(app).get(`/api/v1/workspaces/${workspaceId}`).set(auth).expect(200);
+  if (workspace.body.status !== 'active')
+    throw new Error(`workspace ended ${workspace.body.status}: ${workspace.body.error}`);
   return workspaceId;
 }
 
